@@ -166,6 +166,25 @@ class OrderAmended(Message, tag="order_amended"):
     ts: float
 
 
+class CancelAcked(Message, tag="cancel_acked"):
+    """cancel_order accepted by the exchange. The order's end still arrives as OrderCanceled."""
+
+    order_id: str | None
+    cl_ord_id: str | None
+    ts: float
+    req_id: int | None = None
+
+
+class AmendAcked(Message, tag="amend_acked"):
+    """amend_order accepted by the exchange. The new terms still arrive as OrderAmended."""
+
+    amend_id: str
+    order_id: str | None
+    cl_ord_id: str | None
+    ts: float
+    req_id: int | None = None
+
+
 class BalanceUpdate(Message, tag="balance_update"):
     """Balances by WS v2 asset name (`USD`, `DOGE`): the full snapshot, or changed assets."""
 
@@ -246,6 +265,8 @@ ExchangeEvent = (
     | OrderFilled
     | OrderCanceled
     | OrderAmended
+    | CancelAcked
+    | AmendAcked
     | BalanceUpdate
     | ExecutionsSnapshotDone
     | GatewayConnected
