@@ -90,25 +90,40 @@ class RestAuth:
 
 
 class TokenStore:
-    """WS tokens from GetWebSocketsToken: must be first used within the TTL; then valid for good."""
+    """WS tokens from GetWebSocketsToken (kraken-api.md §1.2).
+
+    A token must be used within the TTL of its creation. A connection that used it in time may go
+    on using it for as long as it lives (`bound`: the tokens that connection already used); a new
+    connection needs a token that is still within its TTL, as on Kraken, where a client must fetch
+    a fresh token for each new connection.
+    """
 
     def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl_s
         self._clock = clock
-        self._issued: dict[str, float] = {}
-        self._used: set[str] = set()
+        self._issued: dict[str, float] = {}  # insertion order = issue order (monotonic clock)
 
     def issue(self) -> str:
+        now = self._clock()
+        # Forget tokens past their TTL (bounded: stops at the first fresh one). Connections that
+        # bound them keep their own copy.
+        for token, issued_at in list(self._issued.items()):
+            if now - issued_at <= self._ttl:
+                break
+            del self._issued[token]
         token = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
-        self._issued[token] = self._clock()
+        self._issued[token] = now
         return token
 
-    def check(self, token: object) -> bool:
-        if not isinstance(token, str) or token not in self._issued:
+    def check(self, token: object, bound: set[str] | None = None) -> bool:
+        """Whether `token` is valid; with `bound` (one connection's tokens), binds it there on success."""
+        if not isinstance(token, str):
             return False
-        if token in self._used:
+        if bound is not None and token in bound:
             return True
-        if self._clock() - self._issued[token] > self._ttl:
+        issued_at = self._issued.get(token)
+        if issued_at is None or self._clock() - issued_at > self._ttl:
             return False
-        self._used.add(token)
+        if bound is not None:
+            bound.add(token)
         return True

@@ -42,6 +42,7 @@ class Connection:
         self.kind = kind  # "public" | "private"
         self.connection_id = connection_id
         self.subs: dict[tuple[str, int], Subscription] = {}  # (channel, interval) -> subscription
+        self.tokens: set[str] = set()  # WS tokens this connection used in time (valid for its lifetime)
         self._now_lane: deque[str] = deque()
         self._late_lane: deque[tuple[float, str]] = deque()
         self._last_late_at = 0.0

@@ -60,6 +60,11 @@ class EngineCore:
         self.taker_pct = Decimal(repr(rules.taker_fee_pct))
         self.price: Decimal | None = None
         self.last_volume: Decimal | None = None
+        # Volume window of the partial-fill rule: one candle (all its path points) or one
+        # `trade_to` call without a window. Each order takes at most `fill_volume_share` of it.
+        self._window_key: int | None = None
+        self._window_volume: Decimal | None = None
+        self._window_taken: dict[str, Decimal] = {}
         self.open: dict[str, Order] = {}
         self.closed: OrderedDict[str, Order] = OrderedDict()
         self.fills: deque[Fill] = deque(maxlen=MAX_FILLS)
@@ -225,6 +230,7 @@ class EngineCore:
                     order_status=self.config.completing_trade_status if complete else "partially_filled",
                     userref=order.userref, cl_ord_id=order.cl_ord_id)
         self.fills.append(fill)
+        self._window_taken[order.order_id] = self._window_taken.get(order.order_id, ZERO) + qty
         order.trade_ids.append(exec_id)
         self.volume_usd += cost
         events: list[Event] = [("executions", self.elements.trade(order, fill))]
@@ -234,47 +240,73 @@ class EngineCore:
         events.extend(("balances", e) for e in self.account.settle_fill(order.side, qty, cost, fee, exec_id, now))
         return events
 
-    def _budget(self) -> Decimal | None:
+    def _open_window(self, key: int | None, volume: Decimal | None) -> None:
+        """Start a new volume window unless `key` names the current one (None: always new)."""
+        if key is None or key != self._window_key:
+            self._window_key = key
+            self._window_volume = volume
+            self._window_taken = {}
+
+    def _budget(self, order: Order) -> Decimal | None:
+        """What `order` may still fill in the current volume window (None = unlimited)."""
         share = self.config.fill_volume_share
-        if share <= 0 or self.last_volume is None:
+        if share <= 0 or self._window_volume is None:
             return None
-        return q_down(self.last_volume * share, self.qty_decimals)
+        cap = q_down(self._window_volume * share, self.qty_decimals)
+        return max(ZERO, cap - self._window_taken.get(order.order_id, ZERO))
 
     def _take_on_arrival(self, order: Order, now: float) -> list[Event]:
         """Fill a crossing order as taker at the touch; limit orders may be volume-capped."""
         price = self.ask if order.side == "buy" else self.bid
         assert price is not None
-        budget = None if order.order_type == "market" else self._budget()
+        budget = None if order.order_type == "market" else self._budget(order)
         qty = order.remaining if budget is None else min(order.remaining, budget)
         if qty <= 0:
             return []
         return self._fill(order, qty, price, "t", now)
 
-    def trade_to(self, price: Decimal, now: float, volume: Decimal | None = None) -> list[Event]:
+    def trade_to(self, price: Decimal, now: float, volume: Decimal | None = None,
+                 window: tuple[int, Decimal] | None = None) -> list[Event]:
         """The market trades from the current price to `price` (with `volume`, None = unlimited).
 
-        Every resting order inside the traded range fills at its own limit as maker.
+        Every resting order inside the traded range fills at its own limit as maker, each at most
+        `fill_volume_share` of the volume window: `window` = (candle time, candle volume) when this
+        move is one point of a candle's path (the candle's points share it), else this move's `volume`.
         """
         events = self.check_timers(now)
         previous = self.price if self.price is not None else price
-        low, high = min(previous, price), max(previous, price)
+        # Prices traded by this move: from `previous` (exclusive: that trade happened before, when
+        # an order resting now may not have existed) to `price`; a flat move trades at `price`.
+        # A buy fills when a traded price is at or below its limit, a sell at or above.
+        if price <= previous:
+            bids_from, bids_strict = price, False
+        else:
+            bids_from, bids_strict = previous, True
+        if price >= previous:
+            asks_to, asks_strict = price, False
+        else:
+            asks_to, asks_strict = previous, True
         self.price = price
         self.last_volume = volume
+        if window is None:
+            self._open_window(None, volume)
+        else:
+            self._open_window(*window)
         if self.system_status != "online":
             return events  # no matching outside `online`
-        budget = self._budget()
         hit: list[str] = []
-        for neg_price, _, order_id in self._bids:
-            if -neg_price < low:
+        for neg_price, _, order_id in self._bids:  # best (highest) first
+            if -neg_price < bids_from or (bids_strict and -neg_price == bids_from):
                 break
             hit.append(order_id)
-        for ask_price, _, order_id in self._asks:
-            if ask_price > high:
+        for ask_price, _, order_id in self._asks:  # best (lowest) first
+            if ask_price > asks_to or (asks_strict and ask_price == asks_to):
                 break
             hit.append(order_id)
         for order_id in hit:
             order = self.open[order_id]
             assert order.price is not None
+            budget = self._budget(order)
             qty = order.remaining if budget is None else min(order.remaining, budget)
             if qty > 0:
                 events.extend(self._fill(order, qty, order.price, "m", now))
@@ -283,7 +315,7 @@ class EngineCore:
     def apply_candle(self, candle: Candle) -> list[Event]:
         events: list[Event] = []
         for point in candle_path(candle):
-            events.extend(self.trade_to(point.price, point.ts, point.volume))
+            events.extend(self.trade_to(point.price, point.ts, point.volume, (candle.time, candle.volume)))
         return events
 
     # ------------------------------------------------------------------ requests

@@ -137,7 +137,10 @@ class ExecutionElements:
         return element
 
     def new(self, order: Order, ts: float) -> dict[str, Any]:
-        element = {"timestamp": rfc3339(ts), "order_status": "new", "exec_type": "new",
+        # `order_status` is the state after the event: an order that took liquidity on arrival
+        # and rests with the remainder is live *with* fills.
+        status = "partially_filled" if order.cum_qty > 0 else "new"
+        element = {"timestamp": rfc3339(ts), "order_status": status, "exec_type": "new",
                    "order_userref": order.userref, "order_id": order.order_id}
         return self._ids(order, element)
 

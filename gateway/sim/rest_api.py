@@ -90,12 +90,20 @@ class RestApi:
 
     # ------------------------------------------------------------------ dispatch
 
-    def public(self, method: str, query: dict[str, str]) -> Envelope:
+    def public(self, method: str, query: dict[str, str], headers: dict[str, str] | None = None,
+               body: bytes = b"") -> Envelope:
+        """A public call; parameters come from the query string and, for POST, the body too.
+
+        Some clients (krakenex, for one) POST public calls with a form body instead of a query.
+        """
         handler = getattr(self, f"_pub_{method}", None)
         if handler is None:
             return fail(E_UNKNOWN_METHOD)
         try:
-            return ok(handler(query))
+            params = dict(query)
+            if body.strip():
+                params.update((k, str(v)) for k, v in parse_body(headers or {}, body).items())
+            return ok(handler(params))
         except RestError as exc:
             return fail(str(exc))
 

@@ -36,6 +36,7 @@ START_TIMEOUT_S = 15.0
 CALL_TIMEOUT_S = 60.0
 DRIVER_TICK_S = 0.25  # longest sleep of the clock driver: bounds stop latency and timer checks
 FAST_POLL_S = 0.002
+FAST_IDLE_S = 0.05  # fast mode without any subscribed client: how often to look for one
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only")
 
 
@@ -258,7 +259,7 @@ class SimExchange:
         if parts[1] == "public":
             if request.method not in ("GET", "POST"):
                 return Response(405, encode(fail("EGeneral:Invalid arguments:method")))
-            return Response(200, encode(self.rest.public(parts[2], request.query)))
+            return Response(200, encode(self.rest.public(parts[2], request.query, request.headers, request.body)))
         if request.method != "POST":
             return Response(405, encode(fail("EGeneral:Invalid arguments:method")))
         envelope, events = self.rest.private(parts[2], request.path, request.headers, request.body)
@@ -275,7 +276,9 @@ class SimExchange:
                 await self._pause(DRIVER_TICK_S)
                 continue
             if clock.mode == "fast":
-                if self.hub.backlog() > 0:
+                if not self.hub.has_subscribers():
+                    await self._pause(FAST_IDLE_S)  # no consumer yet: replaying now would waste the data
+                elif self.hub.backlog() > 0:
                     await self._pause(FAST_POLL_S)  # back-pressure: the slowest client sets the pace
                 elif (events := venue.step_point()) is None:
                     await self._pause(DRIVER_TICK_S)

@@ -41,6 +41,11 @@ def _levels(venue: Venue, depth: int) -> tuple[list[book.Level], list[book.Level
     return book.build_levels(engine.bid, engine.ask, engine.tick, depth)
 
 
+def _checksum(venue: Venue, bids: list[book.Level], asks: list[book.Level]) -> int:
+    """Kraken's book checksum, formatted with the pair's precision (what the client reads from `instrument`)."""
+    return book.checksum(bids, asks, venue.engine.price_decimals, venue.engine.qty_decimals)
+
+
 def book_update(venue: Venue, sub: Subscription) -> dict[str, Any] | None:
     bids, asks = _levels(venue, sub.params["depth"])
     old_bids, old_asks = sub.book or ([], [])
@@ -50,7 +55,7 @@ def book_update(venue: Venue, sub: Subscription) -> dict[str, Any] | None:
         return None
     sub.book = (bids, asks)
     element = {"symbol": WS_SYMBOL, "bids": book.levels_json(bid_changes), "asks": book.levels_json(ask_changes),
-               "checksum": book.checksum(bids, asks), "timestamp": rfc3339(venue.now)}
+               "checksum": _checksum(venue, bids, asks), "timestamp": rfc3339(venue.now)}
     return {"channel": "book", "type": "update", "data": [element]}
 
 
@@ -148,7 +153,7 @@ class ChannelHandler:
         sub.book = (bids, asks)
         if snapshot:
             element = {"symbol": WS_SYMBOL, "bids": book.levels_json(bids), "asks": book.levels_json(asks),
-                       "checksum": book.checksum(bids, asks), "timestamp": rfc3339(self.venue.now)}
+                       "checksum": _checksum(self.venue, bids, asks), "timestamp": rfc3339(self.venue.now)}
             self.messages.append({"channel": "book", "type": "snapshot", "data": [element]})
         return {"channel": "book", "depth": depth, "snapshot": snapshot, "symbol": symbol}
 
@@ -179,6 +184,7 @@ class ChannelHandler:
         sub = Subscription("balances")
         self.conn.subs[key] = sub
         if snapshot:
-            self.messages.append({"channel": "balances", "type": "snapshot",
-                                  "data": self.venue.engine.account.snapshot(), "sequence": sub.next_sequence()})
+            # Key order of Kraken's balances snapshot (fixture ws_balances_snapshot.json).
+            self.messages.append({"channel": "balances", "data": self.venue.engine.account.snapshot(),
+                                  "type": "snapshot", "sequence": sub.next_sequence()})
         return {"channel": "balances", "snapshot": snapshot}

@@ -80,6 +80,7 @@ class Venue:
         self.candles_processed = 0
         self.exhausted = False
         self._points: list[PathPoint] = []
+        self._candle: Candle | None = None  # the candle whose path points are being replayed
         self._last_point_ts: float | None = None
         # Open with some history so the first client sees a price, a ticker and a bar.
         for _ in range(max(1, prime_candles)):
@@ -104,6 +105,7 @@ class Venue:
             self.exhausted = True
             return False
         self._points = candle_path(candle)
+        self._candle = candle
         return True
 
     def next_point_ts(self) -> float | None:
@@ -118,7 +120,11 @@ class Venue:
         if self.clock.follows_data:
             self.clock.set(point.ts)
         previous = self.engine.price
-        private = self.engine.trade_to(point.price, point.ts, point.volume)
+        candle = self._candle
+        assert candle is not None
+        # The candle's points share one volume window: an order fills at most the configured share
+        # of the candle's volume, however many of its path legs cross the order's price.
+        private = self.engine.trade_to(point.price, point.ts, point.volume, (candle.time, candle.volume))
         public = self.market.on_point(point.price, point.volume, point.ts, previous)
         self._last_point_ts = point.ts
         if len(self._points) == 0:

@@ -102,6 +102,10 @@ class WsHub:
             message = subscriptions.status_message(self.venue.engine.system_status, conn.connection_id)
             conn.send(encode_text(message))
 
+    def has_subscribers(self) -> bool:
+        """Whether any client has a subscription (the consumer `fast` mode waits for)."""
+        return any(c.subs and not c.closed for c in self.connections)
+
     def backlog(self) -> int:
         """Frames queued but not yet written, over all connections."""
         return sum(c.backlog for c in self.connections)
@@ -197,7 +201,7 @@ class WsHub:
         if channel in subscriptions.PUBLIC_CHANNELS and conn.kind == "private":
             respond(error=E_PUBLIC_ON_PRIVATE)
             return
-        if channel in subscriptions.PRIVATE_CHANNELS and not self.tokens.check(params.get("token")):
+        if channel in subscriptions.PRIVATE_CHANNELS and not self.tokens.check(params.get("token"), conn.tokens):
             respond(error=E_INVALID_SESSION, extra={"status": "error"})
             return
         handler = subscriptions.ChannelHandler(self.venue, conn)
@@ -215,7 +219,7 @@ class WsHub:
         if "token" not in params:
             respond(error=E_TOKEN_MISSING)
             return
-        if not self.tokens.check(params.get("token")):
+        if not self.tokens.check(params.get("token"), conn.tokens):
             respond(error=E_INVALID_SESSION)
             return
         if method in ("add_order", "batch_add") and not params.get("validate") and (

@@ -152,3 +152,19 @@ def test_config_accepts_the_bots_float_settings() -> None:
     assert cfg.rate_tier is Tier.INTERMEDIATE
     with pytest.raises(ValueError):
         SimConfig(usd=-1)
+
+
+def test_fast_mode_waits_for_a_subscribed_client() -> None:
+    sim = make_sim(clock="fast")
+    with sim:
+        idle = WsClient(sim.public_ws_url)  # connected but not subscribed: not a consumer yet
+        idle.channel("status")
+        time.sleep(0.3)
+        assert sim.call(lambda v: v.candles_processed) == 1  # only the priming candle
+        client = WsClient(sim.public_ws_url)
+        client.request("subscribe", {"channel": "ticker", "symbol": ["DOGE/USD"], "snapshot": False})
+        first = client.channel("ticker", "update")
+        assert first["data"][0]["timestamp"] == "2021-04-02T00:01:00.000000Z"  # the data's second candle
+        wait_until(lambda: sim.call(lambda v: v.candles_processed) > 3)
+        client.close()
+        idle.close()

@@ -10,7 +10,8 @@ import pytest
 from core.rate_limits import Tier
 from gateway.sim.config import SimConfig
 from gateway.sim.engine import MatchingEngine, OrderSpec
-from gateway.sim.feeds import Candle
+from gateway.sim.feeds import Candle, ListFeed
+from gateway.sim.venue import Venue
 from tests.sim.helpers import assert_shape, fixture
 
 T0 = 1_700_000_000.0
@@ -260,7 +261,8 @@ def test_taker_remainder_rests_and_fills_later_as_maker() -> None:
     eng.trade_to(D("0.1500000"), T0 + 15, volume=D("2000"))
     out = eng.add_order(buy("1000", "0.1510000"), T0 + 20)
     kinds = [(e["exec_type"], e.get("order_status")) for e in execs(out.events)]
-    assert kinds == [("pending_new", "pending_new"), ("trade", "partially_filled"), ("new", "new")]
+    # The `new` event reports the state after it: live, with the fill already made.
+    assert kinds == [("pending_new", "pending_new"), ("trade", "partially_filled"), ("new", "partially_filled")]
     assert execs(out.events, "trade")[0]["last_qty"] == D("200")
     rest = execs(eng.trade_to(D("0.1500000"), T0 + 30), "trade")
     assert [(t["last_qty"], t["last_price"], t["liquidity_ind"]) for t in rest] == [(D("800"), D("0.151"), "m")]
@@ -276,3 +278,59 @@ def test_amend_keeps_priority_only_for_same_price_smaller_qty() -> None:
     eng.amend_order(T0 + 120, order_id=first, qty=D("200"))  # larger: back of the queue
     trades = execs(eng.trade_to(D("0.149"), T0 + 121, volume=D("10")), "trade")
     assert [t["order_id"] for t in trades] == [second, first]
+
+
+def _falling_candle(time: int, volume: str) -> Candle:
+    # open 0.15 -> high 0.1505 -> low 0.1485 -> close 0.1495: two legs reach a buy at 0.149.
+    return Candle(time, D("0.15"), D("0.1505"), D("0.1485"), D("0.1495"), D(volume))
+
+
+def test_partial_fills_are_capped_per_candle_not_per_path_point() -> None:
+    eng = engine(fill_volume_share=D("0.1"))  # cap: 10 % of the candle's 4000 = 400 per order
+    small = eng.add_order(buy("300", "0.1490000"), T0).result["order_id"]
+    big = eng.add_order(buy("1000", "0.1490000"), T0).result["order_id"]
+    trades = execs(eng.apply_candle(_falling_candle(int(T0) + 60, "4000")), "trade")
+    filled = {oid: sum(t["last_qty"] for t in trades if t["order_id"] == oid) for oid in (small, big)}
+    assert filled == {small: D("300"), big: D("400")}  # not 2 legs x 10 % of a quarter candle = 200
+    assert small not in eng.open and eng.open[big].cum_qty == D("400")
+    eng.apply_candle(_falling_candle(int(T0) + 120, "4000"))
+    assert eng.open[big].cum_qty == D("800")  # a new candle, a new budget
+    eng.trade_to(D("0.1489"), T0 + 181, volume=D("1000"))  # a trade outside a candle: 10 % of its volume
+    assert eng.open[big].cum_qty == D("900")
+
+
+def test_venue_replay_caps_fills_per_candle() -> None:
+    start = Candle(int(T0), D("0.15"), D("0.15"), D("0.15"), D("0.15"), D("4000"))
+    feed = ListFeed([start, _falling_candle(int(T0) + 60, "4000"), _falling_candle(int(T0) + 120, "4000")])
+    venue = Venue(SimConfig(usd=D("1000"), fill_volume_share=D("0.1")), feed=feed)
+    (placed,) = venue.request("add_order", {"order_type": "limit", "side": "buy", "order_qty": D("1000"),
+                                            "limit_price": D("0.149"), "symbol": "DOGE/USD"})
+    order_id = placed.result["order_id"]
+    _, events = venue.advance(1)
+    assert sum(e["last_qty"] for e in execs(events, "trade")) == D("400")
+    venue.advance(1)
+    assert venue.engine.open[order_id].cum_qty == D("800")
+
+
+def test_a_move_away_from_the_limit_does_not_fill_it() -> None:
+    # The market is at 0.15 (bid 0.1499999, ask 0.1500001): orders at 0.15 rest inside the spread.
+    eng = engine()
+    eng.add_order(buy("100", "0.1500000"), T0)
+    assert execs(eng.trade_to(D("0.1500001"), T0 + 15, volume=D("1e6"))) == []  # up from 0.15: no trade <= 0.15
+    (trade,) = execs(eng.trade_to(D("0.1500000"), T0 + 30, volume=D("1e6")), "trade")  # back down to 0.15
+    assert trade["last_price"] == D("0.15")
+    eng = engine()
+    eng.add_order(sell("100", "0.1500000"), T0)
+    assert execs(eng.trade_to(D("0.1499999"), T0 + 15, volume=D("1e6"))) == []  # down from 0.15: no trade >= 0.15
+    assert execs(eng.trade_to(D("0.1499999"), T0 + 30, volume=D("1e6"))) == []  # flat below the limit
+    assert len(execs(eng.trade_to(D("0.1500000"), T0 + 45, volume=D("1e6")), "trade")) == 1
+
+
+def test_a_candle_that_never_reaches_the_limit_does_not_fill_it() -> None:
+    eng = engine()
+    eng.add_order(buy("100", "0.1500000"), T0)  # at the last price, below the ask
+    above = Candle(int(T0) + 60, D("0.1500100"), D("0.1502"), D("0.1500100"), D("0.1501"), D("1e6"))
+    assert execs(eng.apply_candle(above), "trade") == []  # low 0.15001 never trades at or below 0.15
+    touch = Candle(int(T0) + 120, D("0.1501"), D("0.1501"), D("0.1500000"), D("0.1500500"), D("1e6"))
+    (trade,) = execs(eng.apply_candle(touch), "trade")  # low exactly at the limit: fills at the limit
+    assert trade["last_price"] == D("0.15") and trade["liquidity_ind"] == "m"

@@ -137,9 +137,23 @@ def test_ws_tokens_must_be_used_within_their_lifetime() -> None:
     store = TokenStore(ttl_s=900, clock=lambda: now[0])
     early, late = store.issue(), store.issue()
     assert len(early) == 43
+    first_connection: set[str] = set()
     now[0] = 899.0
-    assert store.check(early)  # first use within 15 minutes
+    assert store.check(early, first_connection)  # first use within 15 minutes
     now[0] = 5000.0
-    assert store.check(early)  # once used it stays valid
+    assert store.check(early, first_connection)  # then valid for as long as that connection lives
+    assert not store.check(early, set())  # a new connection needs a fresh token
     assert not store.check(late)  # never used in time
     assert not store.check("unknown") and not store.check(None)
+    fresh = store.issue()  # also forgets the expired tokens
+    assert store.check(fresh, set()) and not store.check(early)
+
+
+def test_public_calls_accept_post_bodies(sim: SimExchange) -> None:
+    # krakenex and other clients POST public calls with a form body instead of a query string.
+    ohlc = httpx.post(f"{sim.rest_url}/0/public/OHLC", data={"pair": "XDGUSD", "interval": "5"}).json()
+    assert ohlc["error"] == [] and all(row[0] % 300 == 0 for row in ohlc["result"]["XDGUSD"])
+    ticker = httpx.post(f"{sim.rest_url}/0/public/Ticker", json={"pair": "DOGE/USD"}).json()
+    assert list(ticker["result"]) == ["DOGE/USD"]
+    refused = httpx.post(f"{sim.rest_url}/0/public/Ticker", data={"pair": "XBTUSD"}).json()
+    assert refused == fixture("rest_error.json")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
 
 from gateway.sim.server import SimExchange
-from tests.sim.conftest import START_DOGE, START_USD
+from tests.sim.conftest import START_DOGE, START_USD, make_sim
 from tests.sim.helpers import WsClient, assert_shape, fixture, is_exec
 
 TICK = D("0.0000001")
@@ -236,4 +237,31 @@ def test_snapshot_after_reconnect_has_open_orders_and_trades(fresh: SimExchange,
     assert_shape(orders[0], shapes[0])
     assert trades and len(trades) <= 50
     assert_shape(trades[0], shapes[1])
+    client.close()
+
+
+def test_token_stays_valid_only_on_the_connections_that_used_it_in_time() -> None:
+    sim = make_sim(ws_token_ttl_s=0.3)
+    with sim:
+        token = sim.issue_ws_token()
+        first = WsClient(sim.private_ws_url)
+        assert first.request("subscribe", {"channel": "balances", "token": token})["success"] is True
+        time.sleep(0.4)  # past the token's lifetime
+        assert first.request("cancel_all", {"token": token})["success"] is True  # its connection keeps it
+        second = WsClient(sim.private_ws_url)  # a reconnect must fetch a new token, as on Kraken
+        refused = second.request("subscribe", {"channel": "executions", "token": token})
+        assert refused["error"] == "ESession:Invalid session"
+        assert second.request("cancel_all", {"token": token})["error"] == "ESession:Invalid session"
+        assert second.request("subscribe", {"channel": "executions", "token": sim.issue_ws_token()})["success"]
+        first.close()
+        second.close()
+
+
+def test_snapshot_messages_keep_the_fixtures_key_order(fresh: SimExchange, token: str) -> None:
+    client = WsClient(fresh.private_ws_url)
+    assert list(client.channel("status")) == list(fixture("ws_status.json"))
+    client.request("subscribe", {"channel": "balances", "token": token})
+    assert list(client.channel("balances", "snapshot")) == list(fixture("ws_balances_snapshot.json"))
+    client.request("subscribe", {"channel": "executions", "token": token})
+    assert list(client.channel("executions", "snapshot")) == list(fixture("ws_executions_snapshot.json"))
     client.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
+from core.market import PairRules
 from gateway.sim import book
+from gateway.sim.config import SimConfig
 from gateway.sim.server import SimExchange
 from tests.sim.helpers import WsClient, assert_shape, fixture
 
@@ -139,3 +141,18 @@ def test_malformed_request_gets_an_error_and_the_connection_survives(public_ws: 
     unknown = public_ws.request("frobnicate", {})
     assert unknown["error"] == "EGeneral:Unknown method"
     assert public_ws.request("ping")["method"] == "pong"
+
+
+def test_book_checksum_uses_the_configured_pair_precision() -> None:
+    rules = PairRules(price_decimals=5)
+    with SimExchange(SimConfig(rules=rules, start_time=1_700_000_000)) as sim:  # synthetic feed, 5-decimal prices
+        client = WsClient(sim.public_ws_url)
+        client.request("subscribe", {"channel": "instrument"})
+        pair = client.channel("instrument", "snapshot")["data"]["pairs"][0]
+        client.request("subscribe", {"channel": "book", "symbol": ["DOGE/USD"], "depth": 10})
+        el = client.channel("book", "snapshot")["data"][0]
+        levels = [[(lv["price"], lv["qty"]) for lv in el[side]] for side in ("bids", "asks")]
+        # A client formats the levels with the precision the instrument channel announced (§2.4).
+        assert el["checksum"] == book.checksum(*levels, pair["price_precision"], pair["qty_precision"])
+        assert el["checksum"] != book.checksum(*levels, 7, 8)
+        client.close()
