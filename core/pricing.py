@@ -52,7 +52,7 @@ def pct_distance(price: float, market: float) -> float:
 
 def entry_price(market: float, side: Side, cfg: EngineConfig) -> float:
     """Entry price for `side`, or 0.0 when no valid maker price exists (market unknown)."""
-    if market <= 0:
+    if not (market > 0 and math.isfinite(market)):
         return 0.0
     decimals = cfg.rules.price_decimals
     e = cfg.entry_pct / 100.0
@@ -77,12 +77,12 @@ def maker_guard(price: float, market: float, side: Side, cfg: EngineConfig) -> f
     decimals = cfg.rules.price_decimals
     if side == "sell":
         price = ceil_to_tick(price, decimals)
-        if market > 0:
+        if market > 0 and math.isfinite(market):
             guard = ceil_to_tick(market * (1.0 + cfg.entry_pct / 100.0), decimals)
             price = max(price, guard, strictly_above(market, decimals))
         return price
     price = floor_to_tick(price, decimals)
-    if market > 0:
+    if market > 0 and math.isfinite(market):
         guard = floor_to_tick(market * (1.0 - cfg.entry_pct / 100.0), decimals)
         price = min(price, guard, strictly_below(market, decimals))
     # A buy price must stay positive; one tick is the smallest the exchange accepts.

@@ -241,8 +241,10 @@ def effective_layers(
     more DOGE and every open buy that much more DOGE's worth of USD, times the balance buffer.
     """
     per_order = max(0.0, cfg.capital_layer_doge_per_order)
-    if target <= 0 or per_order <= 0 or price <= 0:
+    if target <= 0 or per_order <= 0 or not price > 0:
         return 0
+    if not all(math.isfinite(x) for x in (price, doge_available, usd_available)):
+        return 0  # garbage balances fund nothing
     buffer = max(1.0, cfg.capital_layer_balance_buffer)
     sells = max(1, active_sell_orders)
     buys = max(1, active_buy_orders)

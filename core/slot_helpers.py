@@ -4,6 +4,7 @@ placements, sticky release, recovery repricing and fallback-mode normalisation.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from msgspec.structs import replace
@@ -14,9 +15,7 @@ from core.sizing import OrderSize
 from core.slot_accounting import advance_clock, book_cycle, update_loss_counters
 from core.slot_ops import (
     Result,
-    alloc_order_id,
     close_trade,
-    dust_writeoff,
     new_entry,
     rearm_pending,
     reissue_exit,
@@ -24,6 +23,7 @@ from core.slot_ops import (
     sync_s2_flag,
     without_order,
 )
+from core.slot_settle import reissue_recovery
 from core.slot_types import (
     TRADES,
     Action,
@@ -31,8 +31,6 @@ from core.slot_types import (
     ModeSource,
     PairState,
     PendingCancel,
-    PlaceOrderAction,
-    RecoveryOrder,
     TradeId,
     cooldown_until,
     entry_pending,
@@ -140,40 +138,7 @@ def remove_order(state: PairState, local_id: int, cfg: EngineConfig) -> Result:
     rec = next((r for r in state.recovery_orders if r.local_id == local_id), None)
     if rec is None:
         return state, []
-    return _reissue_recovery(state, cfg, rec, rec.price)
-
-
-def _reissue_recovery(state: PairState, cfg: EngineConfig, rec: RecoveryOrder, price: float) -> Result:
-    price = pricing.maker_guard(price, state.market_price, rec.side, cfg)
-    if not cfg.rules.meets_minimums(rec.volume, price):
-        state = replace(state, recovery_orders=tuple(r for r in state.recovery_orders if r is not rec))
-        return dust_writeoff(
-            state,
-            cfg,
-            trade_id=rec.trade_id,
-            cycle=rec.cycle,
-            volume=rec.volume,
-            entry_price=rec.entry_price,
-            entry_fee=rec.entry_fee,
-            entry_time=rec.entry_filled_at,
-            from_recovery=True,
-            recovery_id=rec.recovery_id,
-        )
-    state, new_id = alloc_order_id(state)
-    fresh = replace(rec, local_id=new_id, price=price, txid="")
-    recs = tuple(fresh if r is rec else r for r in state.recovery_orders)
-    place = PlaceOrderAction(
-        local_id=new_id,
-        side=rec.side,
-        role="exit",
-        price=price,
-        volume=rec.volume,
-        trade_id=rec.trade_id,
-        cycle=rec.cycle,
-        reason="recovery_reissue",
-        recovery_id=rec.recovery_id,
-    )
-    return replace(state, recovery_orders=recs), [place]
+    return reissue_recovery(state, cfg, rec, rec.price)
 
 
 def reprice_recovery(state: PairState, recovery_id: int, price: float, cfg: EngineConfig) -> PairState:
@@ -184,7 +149,7 @@ def reprice_recovery(state: PairState, recovery_id: int, price: float, cfg: Engi
     oversell the position while a cancel is in flight. Read the new price from the recovery.
     """
     rec = find_recovery(state, recovery_id)
-    if rec is None or not price > 0:
+    if rec is None or not (price > 0 and math.isfinite(price)):
         return state
     fresh = replace(rec, price=pricing.maker_guard(price, state.market_price, rec.side, cfg))
     return replace(state, recovery_orders=tuple(fresh if r is rec else r for r in state.recovery_orders))
@@ -207,7 +172,9 @@ def release_exit(
     given and no cooldown blocks it, else by the next event once the cooldown lapses.
     """
     order = find_order(state, local_id)
-    if order is None or order.role != "exit" or not price > 0:
+    if order is None or order.role != "exit" or not (price > 0 and math.isfinite(price)):
+        return state, []
+    if not math.isfinite(now):
         return state, []
     state = without_order(advance_clock(state, now), local_id)
     state, booked = book_cycle(

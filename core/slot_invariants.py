@@ -9,6 +9,7 @@ phase that is exactly the seed's S0 / S1a / S1b / S2 structure, fallback modes i
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from core import pricing
@@ -143,6 +144,27 @@ def _flag_violations(state: PairState) -> list[str]:
     return out
 
 
+def _number_violations(state: PairState) -> list[str]:
+    """A NaN or infinity anywhere in the books would silently poison every later sum."""
+    named = {
+        "total_profit": state.total_profit,
+        "total_fees": state.total_fees,
+        "today_realized_loss": state.today_realized_loss,
+        "market_price": state.market_price,
+        "now": state.now,
+        "cooldown_until_a": state.cooldown_until_a,
+        "cooldown_until_b": state.cooldown_until_b,
+    }
+    out = [f"{name} is not a finite number ({v})" for name, v in named.items() if not math.isfinite(v)]
+    for o in state.orders:
+        if not all(math.isfinite(x) for x in (o.price, o.volume, o.entry_price, o.entry_fee)):
+            out.append(f"order {o.local_id} carries a non-finite price, volume or fee")
+    for r in state.recovery_orders:
+        if not all(math.isfinite(x) for x in (r.price, r.volume, r.entry_price, r.entry_fee)):
+            out.append(f"recovery {r.recovery_id} carries a non-finite price, volume or fee")
+    return out
+
+
 def check_invariants(state: PairState, cfg: EngineConfig | None = None) -> list[str]:
     """Every broken invariant as a readable sentence; an empty list means the slot is healthy.
 
@@ -153,6 +175,7 @@ def check_invariants(state: PairState, cfg: EngineConfig | None = None) -> list[
     out += _structure_violations(state)
     out += _flag_violations(state)
     out += _recovery_violations(state, cfg)
+    out += _number_violations(state)
     if state.cycle_a < 1 or state.cycle_b < 1:
         out.append(f"cycle counters must be >= 1 (cycle_a={state.cycle_a}, cycle_b={state.cycle_b})")
     if state.total_round_trips < 0 or state.today_realized_loss < 0:

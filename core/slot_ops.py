@@ -315,13 +315,23 @@ def evict_recovery(state: PairState, cfg: EngineConfig, rec: RecoveryOrder) -> R
     return state, [booked, cancel]
 
 
-def add_recovery(state: PairState, cfg: EngineConfig, rec: RecoveryOrder) -> Result:
-    """Append a recovery, first evicting the oldest ones so the slot stays within the cap."""
+def enforce_recovery_cap(state: PairState, cfg: EngineConfig, room: int = 0) -> Result:
+    """Evict the oldest recoveries until at most `recovery_cap - room` remain.
+
+    `transition` runs it on every event (room 0), so a cap lowered by configuration (restart or
+    live reconfigure) is enforced instead of failing the invariant and halting the slot.
+    """
     actions: list[Action] = []
-    while state.recovery_orders and len(state.recovery_orders) >= cfg.recovery_cap:
+    while state.recovery_orders and len(state.recovery_orders) > cfg.recovery_cap - room:
         oldest = min(state.recovery_orders, key=lambda r: (r.orphaned_at, r.recovery_id))
         state, evicted = evict_recovery(state, cfg, oldest)
         actions.extend(evicted)
+    return state, actions
+
+
+def add_recovery(state: PairState, cfg: EngineConfig, rec: RecoveryOrder) -> Result:
+    """Append a recovery, first evicting the oldest ones so the slot stays within the cap."""
+    state, actions = enforce_recovery_cap(state, cfg, room=1)
     return replace(state, recovery_orders=(*state.recovery_orders, rec)), actions
 
 

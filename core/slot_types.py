@@ -108,7 +108,7 @@ class CycleRecord(_Frozen):
     exit_time: float = 0.0
     from_recovery: bool = False
     # filled | recovery_fill | released | evicted | partial_cancel | recovery_partial_cancel |
-    # dust_writeoff | adjustment
+    # recovery_cancel | dust_writeoff | adjustment
     close_reason: str = "filled"
     recovery_id: int = 0
 
@@ -151,6 +151,8 @@ class PairState(_Frozen):
     last_refresh_direction_b: str | None = None
     refresh_cooldown_until_a: float = 0.0
     refresh_cooldown_until_b: float = 0.0
+    # Events `transition` refused as malformed (non-finite numbers, negative fees): not applied.
+    rejected_events: int = 0
 
 
 # --------------------------------------------------------------------------- events

@@ -32,6 +32,7 @@ from core.slot_invariants import check_invariants, is_bootstrap_pending_state, i
 from core.slot_ops import (
     Result,
     cancel_entry,
+    enforce_recovery_cap,
     new_entry,
     orphan_exit,
     pop_pending,
@@ -40,7 +41,9 @@ from core.slot_ops import (
     without_order,
 )
 from core.slot_settle import (
+    VOLUME_EPS,
     close_position,
+    exit_closed_short,
     late_execution,
     on_order_canceled,
     on_recovery_cancel,
@@ -111,7 +114,12 @@ __all__ = [
 def transition(
     state: PairState, event: Event, cfg: EngineConfig, order_size_usd: OrderSize
 ) -> tuple[PairState, list[Action]]:
-    """Apply one event. `order_size_usd`: USD notional, or a `TradeSizes` (see core/sizing.py)."""
+    """Apply one event. `order_size_usd`: USD notional, or a `TradeSizes` (see core/sizing.py).
+
+    A malformed event (see `_malformed`) is refused: nothing but `rejected_events` changes.
+    """
+    if _malformed(event):
+        return replace(state, rejected_events=state.rejected_events + 1), []
     st = advance_clock(state, event.timestamp)
     if isinstance(event, PriceTick):
         st, actions = _on_price_tick(st, event, cfg, order_size_usd)
@@ -129,17 +137,39 @@ def transition(
         st, actions = on_order_canceled(st, event, cfg)
     else:
         raise TypeError(f"not a slot event: {type(event).__name__}")
+    # A recovery cap lowered by configuration is enforced here rather than halting the slot.
+    st, evicted = enforce_recovery_cap(st, cfg)
     # Owed entries are placed by whichever event first finds their cooldown lapsed.
     st, rearmed = rearm_pending(st, cfg, order_size_usd)
-    return sync_s2_flag(st, cfg), actions + rearmed
+    return sync_s2_flag(st, cfg), actions + evicted + rearmed
+
+
+def _malformed(event: Event) -> bool:
+    """Numbers that would poison the books: NaN/inf anywhere, a negative fee, volume or price.
+
+    A non-positive tick price is malformed too (the market is unknown, not zero); a fill or
+    cancel price of 0 means "not reported" and falls back to the order's own price.
+    """
+    if isinstance(event, PriceTick):
+        numbers: tuple[float, ...] = (event.price,)
+        if not event.price > 0:
+            return True
+    elif isinstance(event, FillEvent | RecoveryFillEvent):
+        numbers = (event.price, event.volume, event.fee)
+    elif isinstance(event, RecoveryCancelEvent):
+        numbers = (event.executed_volume, event.executed_price, event.fee)
+    elif isinstance(event, OrderCanceledEvent):
+        numbers = (event.executed_volume, event.avg_price, event.fee)
+    else:
+        numbers = ()
+    timestamp = getattr(event, "timestamp", 0.0)  # a non-event is refused by `transition` itself
+    return not math.isfinite(timestamp) or any(not math.isfinite(x) or x < 0 for x in numbers)
 
 
 # --------------------------------------------------------------------------- price tick (§7.1)
 
 
 def _on_price_tick(st: PairState, event: PriceTick, cfg: EngineConfig, size: OrderSize) -> Result:
-    if not (event.price > 0 and math.isfinite(event.price)):
-        return st, []
     last = st.last_price_update_at
     st = replace(
         st,
@@ -218,8 +248,11 @@ def _on_timer_tick(st: PairState, cfg: EngineConfig) -> Result:
         if age >= cfg.s1_orphan_after_sec and moved_away:
             return orphan_exit(st, cfg, ex, reason="s1_timeout")
     elif phase == "S2" and len(exits) == 2 and _s2_timed_out(st, cfg):
-        # Worse = farther from the market in percent; a tie orphans the older exit.
-        worse = max(exits, key=lambda o: (pricing.pct_distance(o.price, st.market_price), -o.local_id))
+        # Worse = farther from the market in percent; a tie orphans the older exit. Distances are
+        # compared at 1e-9 % (far below a tick) so float noise cannot break a real tie.
+        worse = max(
+            exits, key=lambda o: (round(pricing.pct_distance(o.price, st.market_price), 9), -o.local_id)
+        )
         return orphan_exit(st, cfg, worse, reason="s2_timeout")
     return st, []
 
@@ -244,7 +277,12 @@ def _on_fill(st: PairState, event: FillEvent, cfg: EngineConfig) -> Result:
             return st, []  # unknown or already applied: exactly-once
         return late_execution(st, cfg, marker, event.volume, event.price, event.fee, "late_entry_fill")
     price = event.price if event.price > 0 else order.price
+    # A complete fill cannot execute more than the order: anything above is report noise.
+    volume = min(event.volume, order.volume)
     st = without_order(st, order.local_id)
     if order.role == "entry":
-        return open_position(st, cfg, order, price, event.volume, event.fee)
-    return close_position(st, cfg, order, price, event.volume, order.entry_fee, event.fee)
+        return open_position(st, cfg, order, price, volume, event.fee)
+    if order.volume - volume > VOLUME_EPS:
+        # The order closed short of its volume: book what executed, the rest gets its exit back.
+        return exit_closed_short(st, cfg, order, volume, price, event.fee)
+    return close_position(st, cfg, order, price, order.volume, order.entry_fee, event.fee)

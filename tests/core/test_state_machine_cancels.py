@@ -200,11 +200,20 @@ def test_recovery_fill_routed_by_its_order_local_id_is_booked_too() -> None:
     assert len(of_type(actions, sm.BookCycleAction)) == 1 and st2.recovery_orders == ()
 
 
-def test_recovery_cancel_removes_the_record_only() -> None:
+def test_recovery_cancel_books_the_sunk_entry_fee_of_the_abandoned_volume() -> None:
+    """The abandoned position is not traded, but its paid entry fee must reach total_profit."""
     st, _ = _with_recovery()
     st2, actions = step(st, sm.RecoveryCancelEvent(recovery_id=1, txid="TXR", timestamp=2000.0))
-    assert actions == [] and st2.recovery_orders == ()
-    assert (st2.total_profit, st2.total_fees, st2.total_round_trips) == (st.total_profit, st.total_fees, 0)
+    (book,) = of_type(actions, sm.BookCycleAction)
+    rec = book.record
+    assert (rec.close_reason, rec.volume, rec.gross_profit) == ("recovery_cancel", 100.0, 0.0)
+    assert rec.entry_fee == 0.025
+    assert rec.net_profit == pytest.approx(-0.025) and rec.from_recovery and rec.recovery_id == 1
+    assert st2.recovery_orders == ()
+    assert st2.total_profit == pytest.approx(st.total_profit - 0.025)
+    assert (st2.total_fees, st2.total_round_trips) == (st.total_fees, 0)  # the fee was already in
+    st3, again = step(st2, sm.RecoveryCancelEvent(recovery_id=1, txid="TXR", timestamp=2001.0))
+    assert again == [] and st3.total_profit == st2.total_profit
 
 
 def test_recovery_cancel_after_partial_fill_books_the_executed_part_once() -> None:
@@ -213,9 +222,12 @@ def test_recovery_cancel_after_partial_fill_books_the_executed_part_once() -> No
         recovery_id=1, txid="TXR", timestamp=2000.0, executed_volume=30.0, executed_price=0.104, fee=0.008
     )
     st2, actions = step(st, event)
-    (book,) = of_type(actions, sm.BookCycleAction)
+    book, sunk = of_type(actions, sm.BookCycleAction)
     assert (book.record.close_reason, book.record.volume) == ("recovery_partial_cancel", 30.0)
     assert book.record.net_profit == pytest.approx((0.104 - 0.1) * 30.0 - 0.025 * 0.3 - 0.008)
+    assert (sunk.record.close_reason, sunk.record.volume) == ("recovery_cancel", 70.0)
+    assert sunk.record.net_profit == pytest.approx(-0.025 * 0.7)  # the rest of the entry fee
+    assert st2.total_round_trips == 1
     st3, again = step(st2, event)
     assert again == [] and st3.total_profit == st2.total_profit
 
