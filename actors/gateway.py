@@ -112,6 +112,8 @@ class GatewayActor(pykka.ThreadingActor):
             self._emit,
             rest.websockets_token if private else None,
             replay=rest.missed_fills if private else None,
+            owners=rest.order_owners if private else None,
+            dms_disarm=(lambda: rest.cancel_all_orders_after(0)) if private else None,
             clock=self._clock,
         )
         await self._ws.start()
@@ -129,8 +131,9 @@ class GatewayActor(pykka.ThreadingActor):
         self._loop = None
         # Shutdown coroutine first (sockets, tasks, async generators), then stop the loop.
         try:
+            # Disarming the dead man's switch may take a WS answer and then a REST call.
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(
-                self._config.request_timeout_s + self._config.close_timeout_s * 2 + 5.0
+                self._config.request_timeout_s * 2 + self._config.close_timeout_s * 2 + 5.0
             )
         except Exception:
             log.exception("gateway shutdown did not complete cleanly")
@@ -148,7 +151,10 @@ class GatewayActor(pykka.ThreadingActor):
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
-        await asyncio.get_running_loop().shutdown_asyncgens()
+        loop = asyncio.get_running_loop()
+        await loop.shutdown_asyncgens()
+        # Host names are resolved in the default executor's threads: end them, or one outlives us.
+        await loop.shutdown_default_executor()
 
     # ------------------------------------------------------------------ messages
 

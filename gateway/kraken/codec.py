@@ -163,7 +163,10 @@ def decode_channel(msg: dict[str, Any], now: float) -> ChannelFrame:
         else:
             # trade/book/level3: not subscribed by this gateway; ignore rather than fail.
             events = []
-    except (KeyError, TypeError, AttributeError) as exc:
+    except CodecError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
+        # e.g. int("x") for an interval or a precision: a bad frame, not a gateway bug.
         raise CodecError(f"{channel}: malformed element ({exc!r})") from None
     return ChannelFrame(channel=channel, kind=kind, sequence=sequence, events=events)
 

@@ -4,7 +4,8 @@ Everything the gateway does to a decoded channel frame before handing its events
 owners of sparse execution events (OrderRegistry), close candles, put snapshot fills in
 execution order, count repeated execution ids and sequence numbers, and after a snapshot that
 is full (Kraken keeps only the last 50 fills) replay older fills over REST before declaring
-the snapshot done.
+the snapshot done. Snapshot fills of orders whose add_order answer was lost (a placement still
+unresolved) name no owner: it is looked up over REST (QueryOrders) before they are handed on.
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from actors.messages import ExchangeError, ExecutionsSnapshotDone, Fill, OrderOpen
 from gateway.kraken.codec import ChannelFrame
 from gateway.kraken.routing import CandleCloser, OrderRegistry, RecentIds
 
 if TYPE_CHECKING:
-    from gateway.kraken.ws import WsConfig
+    from gateway.kraken.ws_config import WsConfig
 
 log = logging.getLogger("gateway.kraken.ws")
 
 Replay = Callable[[float], Awaitable[list[Fill]]]
+OwnerLookup = Callable[[list[str]], Awaitable[dict[str, str | None]]]  # order ids -> cl_ord_id
 SNAPSHOT_TRADES_CAP = 50  # Kraken's snapshot holds at most the last 50 fills
 
 
@@ -37,11 +41,13 @@ class Inbound:
         replay: Replay | None,
         clock: Callable[[], float],
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        owners: OwnerLookup | None = None,
     ) -> None:
         self.cfg = config
         self._emit = emit
         self.counters = counters
         self._replay = replay
+        self._owners = owners
         self._clock = clock
         self._spawn = spawn
         self.orders = OrderRegistry()
@@ -70,6 +76,7 @@ class Inbound:
     def _executions(self, frame: ChannelFrame, now: float) -> None:
         snapshot = frame.kind == "snapshot"
         open_ids: list[str] = []
+        orphans: list[Fill] = []
         snapshot_trades = 0
         last_fill_before = self._last_fill_ts
         events = frame.events
@@ -92,18 +99,41 @@ class Inbound:
                 continue
             if snapshot and isinstance(out, OrderOpen):
                 open_ids.append(out.order_id)
+            if (snapshot and isinstance(out, Fill) and out.cl_ord_id is None and self._owners is not None
+                    and self.orders.placements_unresolved()):
+                orphans.append(out)  # perhaps the order whose add_order answer was lost
+                continue
             self._emit(out)
         if not snapshot:
             return
+        # Orders we thought open but the snapshot does not list ended while we were away.
+        self.orders.settle(open_ids)
         done = ExecutionsSnapshotDone(open_order_ids=open_ids, ts=now)
-        if snapshot_trades >= SNAPSHOT_TRADES_CAP and self._replay is not None and last_fill_before is not None:
-            # The snapshot is full: fills made while we were away may have been pushed out of
-            # it. Replay everything after the last fill we saw over REST, then declare done.
-            self._spawn(self._replay_then(done, last_fill_before))
+        full = snapshot_trades >= SNAPSHOT_TRADES_CAP and self._replay is not None and last_fill_before is not None
+        if orphans or full:
+            # A full snapshot may have lost fills made while we were away: replay everything
+            # after the last fill we saw over REST. Either way, declare done only afterwards.
+            self._spawn(self._complete_snapshot(done, orphans, last_fill_before if full else None))
         else:
             self._emit(done)
 
-    async def _replay_then(self, done: ExecutionsSnapshotDone, since: float) -> None:
+    async def _complete_snapshot(self, done: ExecutionsSnapshotDone, orphans: list[Fill], since: float | None) -> None:
+        if orphans:
+            assert self._owners is not None
+            try:
+                owners = await self._owners(sorted({f.order_id for f in orphans}))
+            except Exception as exc:
+                self._emit(ExchangeError(error=f"{type(exc).__name__}: {exc}", context="snapshot owner lookup", ts=self._clock()))
+                owners = {}
+            self.counters["owner_lookups"] += 1
+            for fill in orphans:
+                cl_ord_id = owners.get(fill.order_id)
+                self._emit(self.orders.enrich(msgspec.structs.replace(fill, cl_ord_id=cl_ord_id)) if cl_ord_id else fill)
+        if since is not None:
+            await self._replay_fills(since)
+        self._emit(done)
+
+    async def _replay_fills(self, since: float) -> None:
         assert self._replay is not None
         try:
             fills = await self._replay(since - 1.0)
@@ -115,7 +145,6 @@ class Inbound:
             if self.exec_ids.seen(fill.exec_id):
                 self.counters["duplicate_fills"] += 1
             self._emit(self.orders.enrich(fill))
-        self._emit(done)
 
     def _check_sequence(self, conn: Any, channel: str, sequence: int) -> None:
         last = conn.seq.get(channel)

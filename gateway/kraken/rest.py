@@ -8,6 +8,7 @@ with Kraken's error strings (`KrakenTransportError` for network failures).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import urllib.parse
@@ -25,6 +26,8 @@ from gateway.kraken.wire import CodecError, parse
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.kraken.com"
+# Answers that mean "too fast, try again later" (REST call counter, concurrent-request throttle).
+_RETRY_LATER = ("EAPI:Rate limit exceeded", "EService: Throttled", "EService:Throttled")
 
 
 class KrakenTransportError(KrakenApiError):
@@ -43,8 +46,13 @@ class KrakenRest:
         timeout_s: float = 5.0,
         nonces: NonceGenerator = NONCES,
         transport: httpx.AsyncBaseTransport | None = None,
+        rate_limit_retries: int = 4,
+        rate_limit_wait_s: float = 2.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # A refused call still counts on Kraken's counter: wait 2, 4, 8, 16 s before retrying.
+        self._retries = rate_limit_retries
+        self._retry_wait_s = rate_limit_wait_s
         self._api_key = api_key
         self._sign: Signer | None = make_signer(api_secret) if api_secret else None
         self._nonces = nonces
@@ -78,6 +86,23 @@ class KrakenRest:
         return self._result(method, resp)
 
     async def private(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """A signed call; retried (bounded, growing waits) while Kraken says it is rate limited,
+        so a multi-page replay after a long outage is slowed down rather than lost."""
+        attempt = 0
+        while True:
+            try:
+                return await self._private_once(method, params)
+            except KrakenTransportError:
+                raise
+            except KrakenApiError as exc:
+                if attempt >= self._retries or not any(e.startswith(_RETRY_LATER) for e in exc.errors):
+                    raise
+                wait = min(30.0, self._retry_wait_s * 2**attempt)
+                log.warning("kraken REST %s: %s; retrying in %.1fs", method, exc.errors[0], wait)
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    async def _private_once(self, method: str, params: dict[str, Any] | None) -> Any:
         if not self.has_credentials:
             raise KrakenApiError(method, ["EGateway:no API credentials configured"])
         path = f"/0/private/{method}"
@@ -156,18 +181,31 @@ class KrakenRest:
         return out
 
     async def trades_history(self, start: float | None = None, max_pages: int = 20) -> list[RestTrade]:
-        """Every trade after `start` (unix s, exclusive), paging with `ofs` (50 per page)."""
-        trades: list[RestTrade] = []
+        """Every trade after `start` (unix s, exclusive), paging with `ofs` (50 per page).
+
+        Pages are newest first, so a trade made while paging shifts older ones to the next
+        page: repeats are dropped by trade id."""
+        trades: dict[str, RestTrade] = {}
+        ofs = 0
         for _page in range(max_pages):
-            params: dict[str, Any] = {"ofs": len(trades)}
+            params: dict[str, Any] = {"ofs": ofs}
             if start is not None:
                 params["start"] = f"{start:.4f}"
             page, count = codec_rest.trades(await self.private("TradesHistory", params))
-            trades.extend(page)
-            if not page or len(trades) >= count:
-                return trades
+            ofs += len(page)
+            trades.update((t.exec_id, t) for t in page if t.exec_id not in trades)
+            if not page or ofs >= count:
+                return list(trades.values())
         log.warning("TradesHistory: stopped after %d pages (%d trades); older trades not replayed", max_pages, len(trades))
-        return trades
+        return list(trades.values())
+
+    async def order_owners(self, txids: Sequence[str]) -> dict[str, str | None]:
+        """order id -> cl_ord_id (QueryOrders), for fills whose owner the socket did not name."""
+        return {o.order_id: o.cl_ord_id for o in await self.query_orders(txids)}
+
+    async def cancel_all_orders_after(self, timeout_s: int) -> None:
+        """The dead man's switch over REST; the gateway uses it to disarm (0) when offline."""
+        await self.private("CancelAllOrdersAfter", {"timeout": int(timeout_s)})
 
     async def missed_fills(self, start: float | None = None, max_pages: int = 20) -> list[Fill]:
         """Replay: fills after `start` as Fill(snapshot=True), oldest first, with owners.

@@ -78,6 +78,17 @@ class OrderRegistry:
     def intent(self, cl_ord_id: str) -> PlaceOrder | None:
         return self._intents.get(cl_ord_id)
 
+    def placements_unresolved(self) -> bool:
+        """Whether an order we sent has no known order id yet (in flight, or its answer lost)."""
+        return bool(self._intents)
+
+    def settle(self, open_ids: list[str]) -> None:
+        """After an executions snapshot: orders not listed as open have ended while we were
+        away (filled or cancelled). They move to the closed window, where they still route."""
+        listed = set(open_ids)
+        for order_id in [o for o in self._open if o not in listed]:
+            self.close(order_id)
+
     def get(self, order_id: str) -> OrderInfo | None:
         return self._open.get(order_id) or self._closed.get(order_id)
 

@@ -20,13 +20,14 @@ class CodecError(ValueError):
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
 _encoder = msgspec.json.Encoder()
 _minute_cache: dict[str, float] = {}
+_FLOAT_MAX = Decimal("1e300")  # far beyond any price or quantity, well inside float range
 
 
 def parse(raw: str | bytes) -> dict[str, Any]:
     """JSON text -> dict, with every non-integer number as an exact `Decimal`."""
     try:
         obj = _decoder.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting: RecursionError
         raise CodecError(f"not JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise CodecError(f"expected a JSON object, got {type(obj).__name__}")
@@ -77,15 +78,20 @@ def parse_ts(text: Any, default: float) -> float:
 
 
 def dec(value: Any, field: str) -> Decimal:
-    """A required number as Decimal (ints, Decimals and numeric strings accepted)."""
+    """A required number as Decimal (ints, Decimals and numeric strings accepted).
+
+    NaN, infinities and magnitudes no float can hold are refused: they would reach the
+    messages as nan/inf and poison every sum a consumer makes with them.
+    """
     if isinstance(value, bool) or value is None:
         raise CodecError(f"missing or non-numeric {field}")
-    if isinstance(value, Decimal):
-        return value
     try:
-        return Decimal(value if isinstance(value, (int, str)) else str(value))
+        number = value if isinstance(value, Decimal) else Decimal(value if isinstance(value, (int, str)) else str(value))
     except ArithmeticError:
         raise CodecError(f"bad number in {field}: {value!r}") from None
+    if not number.is_finite() or abs(number) > _FLOAT_MAX:
+        raise CodecError(f"non-finite number in {field}: {str(value)[:40]}")
+    return number
 
 
 def num(obj: dict[str, Any], field: str, default: float | None = None) -> float:

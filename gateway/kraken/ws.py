@@ -21,7 +21,6 @@ import random
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -39,7 +38,10 @@ from actors.messages import (
 )
 from gateway.kraken import codec
 from gateway.kraken.codec import ChannelFrame, CodecError, Response
-from gateway.kraken.inbound import Inbound, Replay
+from gateway.kraken.inbound import Inbound, OwnerLookup, Replay
+from gateway.kraken.ws_config import FRAME_LOG, WsConfig, backoff_delay
+
+__all__ = ["KrakenWs", "WsConfig", "backoff_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -47,37 +49,6 @@ Emit = Callable[[Any], None]
 TokenProvider = Callable[[], Awaitable[str]]
 
 _REQ_ID_MAX = 2**31 - 1  # Kraken wants req_id within int32 (ccxt note)
-
-
-@dataclass(frozen=True)
-class WsConfig:
-    public_url: str | None = "wss://ws.kraken.com/v2"
-    private_url: str | None = "wss://ws-auth.kraken.com/v2"
-    symbol: str = "DOGE/USD"
-    ohlc_interval_min: int = 5
-    ticker_event_trigger: str = "bbo"  # or "trades"
-    subscribe_instrument: bool = True
-    heartbeat_timeout_s: float = 10.0  # no frame at all for this long -> the socket is dead
-    ping_interval_s: float = 15.0
-    request_timeout_s: float = 5.0  # add/cancel/amend ack and subscribe ack deadline
-    open_timeout_s: float = 5.0
-    close_timeout_s: float = 1.0
-    dms_timeout_s: int = 60  # cancel_all_orders_after timeout; 0 disables the switch
-    dms_refresh_s: float = 20.0
-    backoff_initial_s: float = 0.5
-    backoff_max_s: float = 30.0
-    backoff_jitter: float = 0.5  # each delay is scaled by uniform(1 - jitter, 1)
-    max_reconnects: int | None = None  # per socket; None = keep trying (bounded delay)
-    stable_after_s: float = 30.0  # a session shorter than this still counts as a failure for backoff
-    # Kraken bans an IP for 10 min above ~150 (re)connections per 10 min (both sockets counted).
-    max_connects_per_10min: int = 100
-    # A gap in the executions sequence (documented as per subscription) means reports were lost:
-    # reconnect to get a fresh snapshot, at most once per `gap_resync_min_interval_s`.
-    resync_on_sequence_gap: bool = True
-    gap_resync_min_interval_s: float = 60.0
-    price_decimals: int = 7
-    volume_decimals: int = 8
-    exec_id_window: int = 20_000
 
 
 class _Pending:
@@ -120,12 +91,17 @@ class KrakenWs:
         token_provider: TokenProvider | None = None,
         *,
         replay: Replay | None = None,
+        owners: OwnerLookup | None = None,
+        dms_disarm: Callable[[], Awaitable[Any]] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.cfg = config
         self._emit_fn = emit
         self._token_provider = token_provider
+        # REST fallback that disarms the dead man's switch when the socket cannot (stop offline).
+        self._dms_disarm = dms_disarm
+        self._dms_armed = False
         self._clock = clock
         self._rng = rng or random.Random()
         self._pending: dict[int, _Pending] = {}
@@ -141,10 +117,13 @@ class KrakenWs:
                 "frames_in", "frames_out", "malformed", "duplicate_fills", "duplicate_frames",
                 "sequence_gaps", "reconnects", "stale_disconnects", "requests_timed_out", "late_acks",
                 "rejected_offline", "dms_refreshes", "emit_errors", "replayed_fills", "connect_budget_waits",
+                "owner_lookups",
             ),
             0,
         )
-        self._inbound = Inbound(config, self._emit, self.counters, replay=replay, clock=clock, spawn=self._spawn)
+        self._inbound = Inbound(
+            config, self._emit, self.counters, replay=replay, owners=owners, clock=clock, spawn=self._spawn
+        )
         self._orders = self._inbound.orders
 
     # ------------------------------------------------------------------ lifecycle
@@ -159,16 +138,17 @@ class KrakenWs:
     async def stop(self) -> None:
         """Clean shutdown: disarm the dead man's switch, close both sockets, end every task."""
         self._stop.set()
-        conn = self._conns.get("private")
-        token = self._token
-        if conn is not None and conn.ready and self.cfg.dms_timeout_s > 0 and token:
-            # timeout 0 disarms the switch: a clean stop must not cancel the book later.
+        disarmed = self.cfg.dms_timeout_s > 0 and await self._disarm_over_ws()
+        if not disarmed and self._dms_armed and self._dms_disarm is not None:
+            # The private socket is down or did not answer, and the last refresh may still be
+            # armed: it would cancel every order on the account. Disarm it over REST instead.
             try:
-                rid = self._next_req_id()
-                answer = await self._request(conn, "dms", None, rid, codec.cancel_all_orders_after_request(0, token, rid))
-                await asyncio.wait_for(answer, self.cfg.request_timeout_s)
-            except (TimeoutError, ConnectionClosed, OSError):
-                log.warning("could not disarm cancel_all_orders_after; it fires in <= %ss", self.cfg.dms_timeout_s)
+                await asyncio.wait_for(self._dms_disarm(), self.cfg.request_timeout_s)
+                self._dms_armed = False
+            except Exception as exc:
+                log.warning("REST CancelAllOrdersAfter(0) failed: %s", _describe(exc))
+        if self._dms_armed:
+            log.warning("could not disarm cancel_all_orders_after; it fires in <= %ss", self.cfg.dms_timeout_s)
         for c in list(self._conns.values()):
             c.close_reason = c.close_reason or "shutdown"
             await c.ws.close()
@@ -179,6 +159,20 @@ class KrakenWs:
             if pending.handle is not None:
                 pending.handle.cancel()
         self._pending.clear()
+
+    async def _disarm_over_ws(self) -> bool:
+        """timeout 0 disarms the switch: a clean stop must not cancel the book later."""
+        conn, token = self._conns.get("private"), self._token
+        if conn is None or not conn.ready or not token:
+            return False
+        try:
+            rid = self._next_req_id()
+            answer = await self._request(conn, "dms", None, rid, codec.cancel_all_orders_after_request(0, token, rid))
+            resp = await asyncio.wait_for(answer, self.cfg.request_timeout_s)
+        except (TimeoutError, ConnectionClosed, OSError):
+            return False
+        self._dms_armed = not resp.success
+        return resp.success
 
     def stats(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -265,9 +259,19 @@ class KrakenWs:
         else:
             self._emit(self._rejection(pending.intent, pending.kind, "timeout", req_id))
 
+    def _owner_of(self, intent: Any) -> str | None:
+        """cl_ord_id of an intent's order: its own, else the registry's (cancel/amend by order_id),
+        so that rejections and acks of such intents still reach the owner."""
+        cl_ord_id = getattr(intent, "cl_ord_id", None)
+        order_id = getattr(intent, "order_id", None)
+        if not cl_ord_id and order_id:
+            info = self._orders.get(order_id)
+            cl_ord_id = info.cl_ord_id if info is not None else None
+        return cl_ord_id or None
+
     def _rejection(self, intent: Any, kind: str, error: str, req_id: int | None) -> OrderRejected:
         return OrderRejected(
-            cl_ord_id=getattr(intent, "cl_ord_id", None) or "",
+            cl_ord_id=self._owner_of(intent) or "",
             error=error,
             ts=self._clock(),
             request=kind,  # type: ignore[arg-type]
@@ -329,6 +333,7 @@ class KrakenWs:
                 ping_interval=None,  # our own ping + frame watchdog own liveness
                 compression=None,
                 max_size=2**24,  # an unfiltered instrument snapshot is large
+                logger=FRAME_LOG,  # never logs frames: requests carry the WS token
             )
         except asyncio.CancelledError:
             raise
@@ -395,7 +400,11 @@ class KrakenWs:
                 return
             if now >= next_ping:
                 next_ping = now + self.cfg.ping_interval_s
-                await self._send(conn, codec.ping_request(self._next_req_id()))
+                try:
+                    await self._send(conn, codec.ping_request(self._next_req_id()))
+                except (ConnectionClosed, OSError):
+                    conn.abort("ping failed")
+                    return
 
     async def _dms_loop(self, conn: _Conn) -> None:
         """Re-arm cancel_all_orders_after while the private socket is healthy."""
@@ -407,6 +416,7 @@ class KrakenWs:
             if conn.ready and self._token:
                 rid = self._next_req_id()
                 request = codec.cancel_all_orders_after_request(self.cfg.dms_timeout_s, self._token, rid)
+                self._dms_armed = True  # before the send: a stop racing with it must disarm
                 await self._request(conn, "dms", None, rid, request)
                 await asyncio.sleep(self.cfg.dms_refresh_s)
             else:
@@ -469,9 +479,9 @@ class KrakenWs:
                 self._orders.forget_intent(cl_ord_id)
             self._emit(out)
         elif method == "cancel_order":
-            self._emit(codec.cancel_order_outcome(resp, getattr(intent, "cl_ord_id", None), getattr(intent, "order_id", None)))
+            self._emit(codec.cancel_order_outcome(resp, self._owner_of(intent), getattr(intent, "order_id", None)))
         elif method == "amend_order":
-            self._emit(codec.amend_order_outcome(resp, getattr(intent, "cl_ord_id", None), getattr(intent, "order_id", None)))
+            self._emit(codec.amend_order_outcome(resp, self._owner_of(intent), getattr(intent, "order_id", None)))
         elif method == "cancel_all_orders_after" and resp.success:
             self.counters["dms_refreshes"] += 1
         elif not resp.success:
@@ -495,14 +505,6 @@ class KrakenWs:
             conn.ready = True
             conn.seq.clear()
             self._emit(GatewayConnected(channel=conn.name, ts=self._clock()))  # type: ignore[arg-type]
-
-
-def backoff_delay(failures: int, cfg: WsConfig, rng: random.Random) -> float:
-    """Jittered exponential backoff: a first retry right after a healthy session ended is
-    quick (Kraken suggests reconnecting at once after a random drop), repeated failures wait
-    up to `backoff_max_s`."""
-    delay = min(cfg.backoff_max_s, cfg.backoff_initial_s * 2 ** max(0, failures - 1))
-    return delay * rng.uniform(1.0 - cfg.backoff_jitter, 1.0)
 
 
 def _describe(exc: BaseException) -> str:

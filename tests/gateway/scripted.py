@@ -33,6 +33,7 @@ class ScriptedKraken:
         self.connections = {"public": 0, "private": 0}
         self.executions_snapshot: list[dict[str, Any]] = []
         self.hold_acks = False  # swallow add_order requests (for timeout tests)
+        self.hold: set[str] = set()  # swallow requests of these methods (for timeout tests)
         self.heartbeats = True
         self.heartbeat_interval = 0.2
         self.refuse = 0  # close this many new connections right after the handshake
@@ -128,6 +129,8 @@ class ScriptedKraken:
 
     async def _handle(self, name: str, ws: ServerConnection, msg: dict[str, Any]) -> None:
         method, req_id, params = msg.get("method"), msg.get("req_id"), msg.get("params", {})
+        if method in self.hold:
+            return
         if method == "ping":
             await ws.send(json.dumps({"method": "pong", "req_id": req_id, "time_in": TS, "time_out": TS}))
         elif method == "subscribe":
@@ -191,6 +194,53 @@ def trade(order_id: str, exec_id: str, qty: float, cum: float, price: float = 0.
         "cost": qty * price, "order_status": "partially_filled", "cum_qty": cum, "timestamp": TS,
         "fees": [{"asset": "USD", "qty": 0.001}], **extra,
     }
+
+
+class FreezingProxy:
+    """Loopback TCP proxy in front of a server. `frozen` stops forwarding in both directions
+    while every socket stays open: a peer that is hung, not gone. `frozen_down` stops only
+    server -> client (requests arrive, answers do not). `cut` aborts every pair."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.frozen = False
+        self.frozen_down = False
+        self.port = 0
+        self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/{path}"
+
+    def cut(self) -> None:
+        for client, upstream in self._pairs:
+            client.transport.abort()
+            upstream.transport.abort()
+        self._pairs.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._pairs.append((writer, up_writer))
+        await asyncio.gather(self._pipe(reader, up_writer, False), self._pipe(up_reader, writer, True))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, down: bool) -> None:
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                while (self.frozen or (down and self.frozen_down)) and not writer.is_closing():
+                    await asyncio.sleep(0.02)
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
 
 
 class ServerThread:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from actors.messages import (
@@ -28,6 +29,7 @@ from actors.messages import (
     OrderRejected,
     PlaceOrder,
     PriceTick,
+    exchange_event_decoder,
 )
 from gateway.kraken import codec
 from gateway.kraken.codec import ChannelFrame, CodecError, OrderPending, Response
@@ -442,6 +444,14 @@ def test_client_requests_are_not_server_messages(name: str) -> None:
         '{"channel":"ohlc","type":"update","data":[{"symbol":"DOGE/USD","open":1}]}',
         '{"method":"add_order","success":true,"req_id":"x"}',
         '{"channel":"ticker","type":"update","data":[{"symbol":"DOGE/USD","bid":1,"timestamp":"yesterday"}]}',
+        # Numbers no float can carry must not reach a message as nan/inf.
+        '{"channel":"ticker","type":"update","data":[{"symbol":"DOGE/USD","bid":"NaN","ask":1,"last":1}]}',
+        '{"channel":"ticker","type":"update","data":[{"symbol":"DOGE/USD","bid":1e400,"ask":1,"last":1}]}',
+        '{"channel":"executions","type":"update","data":[{"exec_type":"trade","order_id":"O","exec_id":"E","last_qty":"Infinity","last_price":1}]}',
+        '{"channel":"balances","type":"update","data":[{"asset":"USD","balance":"-NaN"}]}',
+        '{"channel":"ohlc","type":"update","data":[{"symbol":"DOGE/USD","interval":"x","interval_begin":"2024-01-01T00:00:00Z","open":1,"high":1,"low":1,"close":1}]}',
+        '{"channel":"instrument","type":"snapshot","data":{"pairs":[{"symbol":"DOGE/USD","qty_min":50,"price_precision":"x","qty_precision":8}]}}',
+        "[" * 100_000 + "]" * 100_000,  # nesting deeper than the decoder recurses
     ],
 )
 def test_malformed_frames_raise_codec_error(raw: str) -> None:
@@ -459,6 +469,27 @@ def test_timestamps() -> None:
     assert ts("2023-09-21T15:51:09Z") == 1695311469.0
     assert ts("2022-06-13T08:09:10.7890123") == pytest.approx(1655107750.7890123)
     assert codec.parse_ts(None, 5.0) == 5.0
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("ws_*.json")), ids=lambda p: p.name)
+def test_every_decoded_fixture_message_round_trips_through_the_protocol(path: Path) -> None:
+    # What the codec builds must be valid protocol messages: msgspec-encoded and decoded with
+    # the project's ExchangeEvent decoder, each comes back equal (types and values intact).
+    try:
+        frame = codec.decode_frame(path.read_text(), NOW)
+    except CodecError:
+        return  # client requests: covered by test_client_requests_are_not_server_messages
+    if isinstance(frame, ChannelFrame):
+        messages = [m for m in frame.events if not isinstance(m, OrderPending)]
+    elif frame.method == "add_order":
+        messages = [codec.add_order_outcome(frame, "s1-BE1-1")]
+    elif frame.method in ("cancel_order", "amend_order"):
+        outcome = codec.cancel_order_outcome if frame.method == "cancel_order" else codec.amend_order_outcome
+        messages = [outcome(frame, "s1-BE1-1", "O1")]
+    else:
+        messages = []  # subscribe acks, pong, batch methods: no protocol message
+    for message in messages:
+        assert exchange_event_decoder.decode(msgspec.json.encode(message)) == message
 
 
 def test_every_fixture_is_checked() -> None:

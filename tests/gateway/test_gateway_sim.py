@@ -6,6 +6,8 @@ every fill here is caused by the test. Waits are bounded; nothing asserts on dur
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -35,7 +37,9 @@ from actors.messages import (
     PlaceOrder,
     PriceTick,
 )
+from gateway.kraken.codec_rest import KrakenApiError
 from gateway.kraken.ws import WsConfig
+from gateway.sim import rest_views
 from gateway.sim.server import SimConfig, SimExchange
 from tests.gateway.helpers import CollectingSink, poll
 
@@ -199,3 +203,88 @@ def test_clean_stop_disarms_the_dead_mans_switch(sink: CollectingSink) -> None:
         finally:
             gateway.stop(timeout=20)
         assert sim.call(lambda venue: venue.engine.dms_trigger) is None
+
+
+def test_stop_while_the_private_socket_is_down_disarms_the_switch_over_rest(sink: CollectingSink) -> None:
+    slow = WsConfig(**{**CONFIG.__dict__, "backoff_initial_s": 10.0, "backoff_max_s": 10.0, "backoff_jitter": 0.0})
+    with SimExchange(SimConfig(start_price=START)) as sim:
+        gateway = GatewayActor.start(
+            sink, public_ws_url=sim.public_ws_url, private_ws_url=sim.private_ws_url, rest_url=sim.rest_url,
+            api_key=sim.api_key, api_secret=sim.api_secret, ws_config=slow,
+        )
+        try:
+            sink.wait_kind(GatewayConnected, 2)
+            poll(lambda: sim.call(lambda venue: venue.engine.dms_trigger) is not None)
+            sim.drop_connections()  # the gateway now waits 10 s before reconnecting
+            sink.wait_kind(GatewayDisconnected, where=lambda m: m.channel == "private")
+        finally:
+            gateway.stop(timeout=20)
+        assert sim.call(lambda venue: venue.engine.dms_trigger) is None  # no cancel-everything later
+
+
+def test_rest_backfill_and_fill_replay_against_the_sim(live: Live) -> None:
+    live.sim.advance(30)
+    rows, last_committed = live.sim.call(lambda venue: rest_views.ohlc_rows(venue.market, 5, None))
+    candles, last = live.rest("ohlc", "XDGUSD", 5)
+    assert [c.begin_ts for c in candles] == [float(r[0]) for r in rows[:-1]]  # the forming bar is dropped
+    assert all(c.closed for c in candles) and last == last_committed == candles[-1].begin_ts
+    assert live.rest("ohlc", "XDGUSD", 5, last) == ([], last)  # nothing new after the cursor
+    live.sim.advance(10)
+    newer, cursor = live.rest("ohlc", "XDGUSD", 5, last)
+    assert newer and all(c.begin_ts > last for c in newer) and cursor == newer[-1].begin_ts
+    # More than one page of TradesHistory (50 per page): 60 fills of one order.
+    acc = live.place("s1-BE1-10", price=0.119, volume=600.0)
+    for _ in range(60):
+        live.sim.set_price("0.1185", "100")  # 10 DOGE each (the sim fills 10 % of the volume)
+        live.sim.set_price("0.1195", "100")
+    live.sink.wait_kind(OrderFilled, where=lambda m: m.order_id == acc.order_id)
+    trades = [t for t in live.rest("trades_history") if t.order_id == acc.order_id]
+    delivered = {f.exec_id for f in live.fills(acc.order_id)}
+    assert len(trades) == 60 and {t.exec_id for t in trades} == delivered
+    replay = [f for f in live.rest("missed_fills", None) if f.order_id == acc.order_id]
+    assert [f.exec_id for f in replay] == [f.exec_id for f in live.fills(acc.order_id)]  # same ids, same order
+    assert all(f.cl_ord_id == "s1-BE1-10" for f in replay) and replay[-1].final and replay[-1].cum_qty == 600.0
+    with pytest.raises(KrakenApiError) as info:
+        live.rest("query_orders", ["ONOPE-NOPE-NOPE"])
+    assert info.value.errors == ["EOrder:Invalid order"]
+
+
+def test_full_session_logs_no_secret_and_leaves_no_thread(sink: CollectingSink, caplog: pytest.LogCaptureFixture) -> None:
+    def host(url: str) -> str:
+        return url.replace("127.0.0.1", "localhost")  # resolved in executor threads, like api.kraken.com
+
+    with SimExchange(SimConfig(start_price=START)) as sim, caplog.at_level(logging.DEBUG):
+        before = set(threading.enumerate())
+        gateway = GatewayActor.start(
+            sink, public_ws_url=host(sim.public_ws_url), private_ws_url=host(sim.private_ws_url),
+            rest_url=host(sim.rest_url), api_key=sim.api_key, api_secret=sim.api_secret, ws_config=CONFIG,
+        )
+        try:
+            live = Live(sim, gateway, sink)
+            sink.wait_kind(ExecutionsSnapshotDone)
+            acc = live.place("s1-BE1-11")
+            sim.set_price("0.1185", "300")
+            sink.wait_kind(Fill, where=lambda f: f.order_id == acc.order_id)
+            sim.reject_next_orders(1, "EOrder:Insufficient funds")
+            gateway.tell(PlaceOrder(cl_ord_id="s1-BE1-12", side="buy", price=0.119, volume=100.0))
+            sink.wait_kind(OrderRejected)
+            gateway.tell(AmendOrder(order_id=acc.order_id, price=0.1188))
+            gateway.tell(CancelOrder(order_id=acc.order_id))
+            sink.wait_kind(OrderCanceled)
+            sim.send_malformed_frame()
+            sim.drop_connections()
+            sink.wait_kind(ExecutionsSnapshotDone, 2)
+            with pytest.raises(KrakenApiError):
+                live.rest("query_orders", ["ONOPE-NOPE-NOPE"])
+        finally:
+            gateway.stop(timeout=20)
+        left = {t.name for t in set(threading.enumerate()) - before}  # right after stop, not eventually
+        tokens = sim.call(lambda venue: list(sim.tokens._issued))
+    assert left == set()
+    assert len(tokens) == 2  # one per private connection
+    # The simulator's own loggers see the requests it receives; the bot's logs must not.
+    ours = "\n".join(f"{r.name} {r.getMessage()}" for r in caplog.records
+                     if not r.name.startswith(("websockets.server", "gateway.sim")))
+    assert "malformed frame skipped" in ours and len(caplog.records) > 100
+    for secret in [sim.api_secret, sim.api_secret[:16], *tokens, *(t[-8:] for t in tokens)]:
+        assert secret not in ours

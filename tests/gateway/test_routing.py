@@ -70,3 +70,17 @@ def test_recent_ids_window() -> None:
     ids = RecentIds(2)
     assert [ids.seen(x) for x in ("a", "b", "a", "c", "b", "a")] == [False, False, True, False, False, False]
     assert len(ids) == 2
+
+
+def test_snapshot_settles_orders_that_ended_while_away() -> None:
+    reg = OrderRegistry()
+    reg.expect(PlaceOrder(cl_ord_id="s1-AE1-2", side="buy", price=0.1, volume=50.0))
+    assert reg.placements_unresolved()  # sent, order id not known yet
+    reg.learn("O1", "s1-AE1-1")
+    reg.learn("O2", "s1-AE1-2")
+    assert not reg.placements_unresolved() and len(reg) == 2
+    reg.settle(["O2"])  # the snapshot lists O2 only: O1 ended while we were away
+    assert len(reg) == 1 and reg.known_qty(None, "s1-AE1-2") == 50.0
+    # O1 still routes: a late report of it finds its owner.
+    late = reg.enrich(OrderCanceled(order_id="O1", cl_ord_id=None, cum_qty=0.0, reason="x", ts=0.0))
+    assert late.cl_ord_id == "s1-AE1-1"

@@ -237,3 +237,53 @@ def test_private_call_without_credentials_fails_before_sending() -> None:
     with pytest.raises(KrakenApiError):
         run(go())
     assert fake.requests == []
+
+
+def test_rate_limited_calls_are_retried_with_growing_waits() -> None:
+    answers = [["EAPI:Rate limit exceeded"], ["EService: Throttled: 1700000000"], []]
+    nonces: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonces.append(dict(urllib.parse.parse_qsl(request.content.decode()))["nonce"])
+        errors = answers.pop(0)
+        return httpx.Response(200, json={"error": errors} if errors else {"error": [], "result": {"ZUSD": "1.0"}})
+
+    async def go(retries: int) -> dict[str, float]:
+        rest = KrakenRest("http://127.0.0.1:9", "my-key", SECRET, transport=httpx.MockTransport(handler),
+                          rate_limit_retries=retries, rate_limit_wait_s=0.01)
+        try:
+            return await rest.balance()
+        finally:
+            await rest.aclose()
+
+    assert run(go(4)) == {"USD": 1.0}
+    assert len(nonces) == 3 and len(set(nonces)) == 3  # each retry is a freshly signed request
+    answers[:] = [["EAPI:Rate limit exceeded"], ["EAPI:Rate limit exceeded"]]
+    with pytest.raises(KrakenApiError) as info:
+        run(go(1))  # bounded: the last answer is raised with Kraken's text
+    assert info.value.errors == ["EAPI:Rate limit exceeded"]
+    answers[:] = [["EAPI:Invalid key"], []]
+    with pytest.raises(KrakenApiError):
+        run(go(4))  # other errors are not retried
+    assert answers == [[]]
+
+
+def test_trades_history_drops_repeats_when_a_new_trade_shifts_the_pages() -> None:
+    def row(i: int) -> dict[str, object]:
+        return {"ordertxid": "O1", "pair": "XDGUSD", "time": 100.0 + i, "type": "buy", "price": "0.15",
+                "vol": "1", "cost": "0.15", "fee": "0", "maker": True, "trade_id": i}
+
+    # Newest first, 2 per page; T4 arrives between the two page requests and pushes T2 to page 2.
+    pages = [{"T3": row(3), "T2": row(2)}, {"T2": row(2), "T1": row(1)}, {}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"error": [], "result": {"count": 4, "trades": pages.pop(0)}})
+
+    async def go() -> list[str]:
+        rest = KrakenRest("http://127.0.0.1:9", "my-key", SECRET, transport=httpx.MockTransport(handler))
+        try:
+            return [t.exec_id for t in await rest.trades_history(start=50.0)]
+        finally:
+            await rest.aclose()
+
+    assert sorted(run(go())) == ["T1", "T2", "T3"]

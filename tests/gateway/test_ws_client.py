@@ -3,10 +3,7 @@ assertion depends on how long something took."""
 
 from __future__ import annotations
 
-import asyncio
 import random
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
@@ -30,80 +27,12 @@ from actors.messages import (
     OrderFilled,
     OrderOpen,
     OrderRejected,
-    PlaceOrder,
     PriceTick,
 )
 from gateway.kraken import codec
-from gateway.kraken.ws import KrakenWs, WsConfig, backoff_delay
-from tests.gateway.helpers import CollectingSink
+from gateway.kraken.ws import WsConfig, backoff_delay
 from tests.gateway.scripted import TS, ScriptedKraken, trade
-
-FAST = WsConfig(
-    heartbeat_timeout_s=2.0, ping_interval_s=0.5, request_timeout_s=2.0, open_timeout_s=2.0,
-    close_timeout_s=0.5, dms_refresh_s=0.3, backoff_initial_s=0.02, backoff_max_s=0.2,
-)
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll (bounded) until predicate() is truthy."""
-    for _ in range(int(timeout / 0.01)):
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
-
-
-class Harness:
-    def __init__(self, server: ScriptedKraken, sink: CollectingSink, ws: KrakenWs, tokens: list[str]) -> None:
-        self.server, self.sink, self.ws, self.tokens = server, sink, ws, tokens
-
-    def of(self, kind: type) -> list[Any]:
-        return self.sink.of(kind)
-
-    async def wait(self, kind: type, count: int = 1, where: Callable[[Any], bool] = lambda m: True) -> list[Any]:
-        return await until(lambda: (f := [m for m in self.sink.of(kind) if where(m)]) and len(f) >= count and f)
-
-    async def connected(self, count: int = 1) -> None:
-        await self.wait(GatewayConnected, count, lambda m: m.channel == "private")
-        await self.wait(GatewayConnected, count, lambda m: m.channel == "public")
-
-
-def run_with(
-    test: Callable[[Harness], Awaitable[None]],
-    config: WsConfig = FAST,
-    setup: Callable[[ScriptedKraken], None] | None = None,
-    replay: Callable[[float], Awaitable[list[Fill]]] | None = None,
-) -> Harness:
-    sink = CollectingSink()
-
-    async def main() -> Harness:
-        server = ScriptedKraken()
-        if setup is not None:
-            setup(server)
-        await server.start()
-        tokens: list[str] = []
-
-        async def token() -> str:
-            tokens.append(f"token-{len(tokens) + 1}")
-            return tokens[-1]
-
-        cfg = WsConfig(**{**config.__dict__, "public_url": server.public_url, "private_url": server.private_url})
-        ws = KrakenWs(cfg, sink.tell, token, replay=replay, rng=random.Random(7))
-        h = Harness(server, sink, ws, tokens)
-        await ws.start()
-        try:
-            await asyncio.wait_for(test(h), 30)
-        finally:
-            await ws.stop()
-            await server.stop()
-        return h
-
-    return asyncio.run(main())
-
-
-def place(cl: str = "s1-BE1-1", price: float = 0.15, volume: float = 100.0) -> PlaceOrder:
-    return PlaceOrder(cl_ord_id=cl, side="buy", price=price, volume=volume)
+from tests.gateway.ws_harness import FAST, Harness, place, run_with, until
 
 
 def test_connect_subscribe_and_market_data() -> None:
@@ -136,7 +65,6 @@ def test_connect_subscribe_and_market_data() -> None:
     assert dms[0]["params"]["timeout"] == 60 and dms[-1]["params"]["timeout"] == 0  # disarmed on clean stop
     assert isinstance(h.ws.stats()["frames_in"], int) and h.ws.stats()["malformed"] == 0
 
-
 def test_order_lifecycle_routes_sparse_events_by_order_id() -> None:
     async def body(h: Harness) -> None:
         await h.connected()
@@ -156,7 +84,6 @@ def test_order_lifecycle_routes_sparse_events_by_order_id() -> None:
 
     run_with(body)
 
-
 def test_cancel_and_amend_over_ws() -> None:
     async def body(h: Harness) -> None:
         await h.connected()
@@ -174,7 +101,6 @@ def test_cancel_and_amend_over_ws() -> None:
     h = run_with(body)
     (amend,) = h.server.sent("amend_order")
     assert amend["params"]["order_qty"] == 100.0  # documented as required: the known quantity is resent
-
 
 def test_timed_out_add_order_is_rejected_and_the_late_ack_still_processed() -> None:
     async def body(h: Harness) -> None:
@@ -197,7 +123,6 @@ def test_timed_out_add_order_is_rejected_and_the_late_ack_still_processed() -> N
 
     run_with(body, config=WsConfig(**{**FAST.__dict__, "request_timeout_s": 0.3}))
 
-
 def test_orders_while_disconnected_are_rejected_at_once() -> None:
     async def body(h: Harness) -> None:
         await h.ws.submit(place("s1-BE1-4"))
@@ -211,7 +136,6 @@ def test_orders_while_disconnected_are_rejected_at_once() -> None:
 
     run_with(body, setup=setup)
 
-
 def test_malformed_frames_are_counted_and_skipped() -> None:
     async def body(h: Harness) -> None:
         await h.connected()
@@ -224,7 +148,6 @@ def test_malformed_frames_are_counted_and_skipped() -> None:
         assert not h.of(GatewayDisconnected)
 
     run_with(body)
-
 
 def test_duplicates_and_sequence_gaps_are_counted_and_passed_on() -> None:
     async def body(h: Harness) -> None:
@@ -240,7 +163,6 @@ def test_duplicates_and_sequence_gaps_are_counted_and_passed_on() -> None:
 
     run_with(body, config=WsConfig(**{**FAST.__dict__, "resync_on_sequence_gap": False}))
 
-
 def test_sequence_gap_resyncs_once_per_interval() -> None:
     async def body(h: Harness) -> None:
         await h.connected()
@@ -255,7 +177,6 @@ def test_sequence_gap_resyncs_once_per_interval() -> None:
         assert len(h.of(GatewayDisconnected)) == 1  # the second gap, too soon, only counted
 
     run_with(body)
-
 
 def test_full_snapshot_triggers_rest_replay_before_done() -> None:
     calls: list[float] = []
@@ -280,7 +201,6 @@ def test_full_snapshot_triggers_rest_replay_before_done() -> None:
 
     run_with(body, replay=replay)
 
-
 def test_connection_attempts_respect_the_ten_minute_budget() -> None:
     def setup(server: ScriptedKraken) -> None:
         server.refuse = 1000
@@ -291,7 +211,6 @@ def test_connection_attempts_respect_the_ten_minute_budget() -> None:
 
     # stop() must also end a loop that is waiting for budget.
     run_with(body, config=WsConfig(**{**FAST.__dict__, "max_connects_per_10min": 3}), setup=setup)
-
 
 def test_silent_socket_is_declared_dead_and_reconnected() -> None:
     async def body(h: Harness) -> None:
@@ -306,7 +225,6 @@ def test_silent_socket_is_declared_dead_and_reconnected() -> None:
     # Pong and dead-man's-switch answers count as frames too: make both rarer than the timeout.
     cfg = {**FAST.__dict__, "heartbeat_timeout_s": 0.6, "ping_interval_s": 30.0, "dms_refresh_s": 30.0}
     run_with(body, config=WsConfig(**cfg))
-
 
 def test_reconnect_takes_a_new_token_and_the_snapshot_replays_missed_fills() -> None:
     async def body(h: Harness) -> None:
@@ -334,7 +252,6 @@ def test_reconnect_takes_a_new_token_and_the_snapshot_replays_missed_fills() -> 
 
     run_with(body)
 
-
 def test_failed_executions_subscription_reconnects() -> None:
     def setup(server: ScriptedKraken) -> None:
         server.subscribe_error = {"executions": "ESession:Invalid session"}
@@ -347,7 +264,6 @@ def test_failed_executions_subscription_reconnects() -> None:
 
     run_with(body, setup=setup)
 
-
 def test_reconnects_stop_after_the_configured_limit() -> None:
     def setup(server: ScriptedKraken) -> None:
         server.refuse = 1000
@@ -358,23 +274,29 @@ def test_reconnects_stop_after_the_configured_limit() -> None:
 
     run_with(body, config=WsConfig(**{**FAST.__dict__, "max_reconnects": 3}), setup=setup)
 
-
 def test_dead_mans_switch_is_refreshed_while_healthy() -> None:
+    rest_disarms: list[int] = []
+
+    async def disarm() -> None:
+        rest_disarms.append(1)
+
     async def body(h: Harness) -> None:
         await h.connected()
         await until(lambda: len(h.server.sent("cancel_all_orders_after")) >= 3)
         assert h.ws.stats()["dms_refreshes"] >= 2
 
-    h = run_with(body)
+    h = run_with(body, dms_disarm=disarm)
     timeouts = [r["params"]["timeout"] for r in h.server.sent("cancel_all_orders_after")]
     assert set(timeouts[:-1]) == {60} and timeouts[-1] == 0
+    assert rest_disarms == []  # the socket disarmed it: no REST call
 
-
-@pytest.mark.parametrize("failures", [0, 1, 2, 5, 50])
+@pytest.mark.parametrize("failures", [0, 1, 2, 5, 50, 1025, 10**6])
 def test_backoff_is_jittered_exponential_and_bounded(failures: int) -> None:
+    # 1025 consecutive failures (about 8.5 hours of outage at 30 s) used to overflow a float
+    # and end the reconnect loop for good.
     cfg = WsConfig(backoff_initial_s=0.5, backoff_max_s=30.0, backoff_jitter=0.5)
     rng = random.Random(failures)
-    ceiling = min(30.0, 0.5 * 2 ** max(0, failures - 1))
+    ceiling = 30.0 if failures > 50 else min(30.0, 0.5 * 2 ** max(0, failures - 1))
     for _ in range(50):
         delay = backoff_delay(failures, cfg, rng)
         assert ceiling * 0.5 <= delay <= ceiling
