@@ -1,0 +1,41 @@
+"""Operator alerts: the runtime publishes them, Telegram and the web UI subscribe.
+
+An alert is a one-line, human message about something the operator should know now (a halt, a
+pause and its reason, the loss lock, open-order drift, a slot that cannot bootstrap, a gateway
+that stayed disconnected). Subscribers register a sink with the status board
+(`Subscribe(sink, alerts=True)`); the board forwards every `Alert` it receives.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Severity = Literal["info", "warning", "critical"]
+
+AlertKind = Literal[
+    "halt",
+    "slot_halt",
+    "paused",
+    "resumed",
+    "loss_lock_on",
+    "loss_lock_off",
+    "drift_on",
+    "drift_off",
+    "cannot_bootstrap",
+    "gateway_disconnected",
+    "gateway_reconnected",
+    "slot_restarted",
+    "orphan_pressure",
+    "store_unavailable",
+    "phantom_position",
+]
+
+
+class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert", tag_field="type"):
+    kind: AlertKind
+    message: str
+    ts: float
+    severity: Severity = "warning"
+    slot_id: int | None = None

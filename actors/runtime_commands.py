@@ -1,0 +1,259 @@
+"""Operator commands (actors/commands.py), answered by the coordinator with a CommandReply.
+
+Every command of the protocol has a handler here; each validates its input (the same
+constraints as the HTTP API's decode), changes what it must, persists `__v1__` and returns what
+happened in words a person can read. Selections and gates are core functions (aliases,
+guardrails.slot_add_advice, recovery_ops, pnl_audit, loss_lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from actors import commands as c
+from actors.internal import ReconcileDriftNow, ReleaseExit, RestartSlot, RetireSlot, SoftCloseRecovery
+from actors.slot_io import SlotSnapshot
+from core import aliases, guardrails, loss_lock, pnl_audit, recovery_ops
+from core import state_machine as sm
+from core.config import apply_overrides
+
+
+def _reply(cmd: c.Command, ok: bool, message: str, **data: Any) -> c.CommandReply:
+    return c.CommandReply(ok=ok, action=str(type(cmd).__struct_config__.tag), message=message, data=data)
+
+
+def handle(rt: Any, cmd: c.Command, now: float) -> c.CommandReply:
+    try:
+        c.validate_command(cmd)
+    except msgspec.ValidationError as e:
+        return _reply(cmd, False, f"invalid command: {e}")
+    handler = _HANDLERS.get(type(cmd))
+    if handler is None:
+        return _reply(cmd, False, f"unsupported command {type(cmd).__name__}")
+    reply = handler(rt, cmd, now)
+    rt.save(now)
+    rt.report(now)
+    return reply
+
+
+# --------------------------------------------------------------------------- mode
+
+
+def _pause(rt: Any, cmd: c.Pause, now: float) -> c.CommandReply:
+    if rt.mode == "HALTED":
+        return _reply(cmd, False, f"halted ({rt.halt_reason}); nothing to pause")
+    if rt.mode == "PAUSED":
+        return _reply(cmd, False, f"already paused: {rt.pause_reason}")
+    rt.pause("operator", cmd.reason, now)
+    return _reply(cmd, True, f"paused: {cmd.reason}")
+
+
+def _resume(rt: Any, cmd: c.Resume, now: float) -> c.CommandReply:
+    if not loss_lock.resume_allowed(rt.loss):
+        return _reply(cmd, False, loss_lock.resume_block_reason(rt.loss, rt.settings.daily_loss_limit))
+    if rt.mode == "RUNNING":
+        return _reply(cmd, False, "already running")
+    restarted = sorted(rt.halted_slots)
+    for sid in restarted:
+        # A halted slot restarts from its last good persisted state and replays what it missed.
+        rt.supervisor.tell(RestartSlot(slot_id=sid, clear_halt=True))
+    rt.halted_slots.clear()
+    rt.resume(now, "operator")
+    extra = f"; restarting halted slot(s) {restarted} from their last persisted state" if restarted else ""
+    return _reply(cmd, True, f"resumed{extra}", restarted=restarted)
+
+
+# --------------------------------------------------------------------------- slots
+
+
+def _add_slot(rt: Any, cmd: c.AddSlot, now: float) -> c.CommandReply:
+    cap = rt.capacity(now)
+    advice = guardrails.slot_add_advice(
+        slot_count=len(rt.slots), adding=1,
+        recovery_orders=sum(len(r.recoveries) for r in rt.reports.values()),
+        safe_cap=cap.open_orders_safe_cap, untracked_orders=max(cap.open_orders_drift or 0, 0),
+        partial_cancel_events_1d=cap.partial_fill_cancel_events_1d,
+    )
+    if advice.decision == "block":
+        return _reply(cmd, False, f"not adding a slot: {advice.reason}", advice=msgspec.to_builtins(advice))
+    sid = rt.next_slot_id
+    try:
+        rt.aliases, alias = aliases.allocate(rt.aliases, sid, cmd.alias)
+    except (aliases.AliasInUse, ValueError) as e:
+        return _reply(cmd, False, str(e))
+    if rt.spawn is None:
+        return _reply(cmd, False, "slots cannot be added in this runtime")
+    rt.next_slot_id = sid + 1
+    ref = rt.spawn(SlotSnapshot(slot_id=sid, alias=alias, state=sm.PairState(slot_id=sid, now=now)), rt.cfg,
+                   rt.effective_layers)
+    rt.add_slot_ref(sid, ref)
+    note = f" ({advice.reason})" if advice.decision == "warn" else ""
+    return _reply(cmd, True, f"slot {sid} '{alias}' added{note}", slot_id=sid, alias=alias,
+                  advice=advice.decision)
+
+
+def _retire(rt: Any, sid: int, now: float) -> str:
+    r = rt.reports.get(sid)
+    rt.send(rt.slots[sid], RetireSlot(now=now))
+    exits = len(r.exits) + len(r.recoveries) if r is not None else 0
+    if exits:
+        return f"slot {sid}: entries cancelled; {exits} exit(s) stay tracked until they fill, then it is removed"
+    return f"slot {sid}: entries cancelled; removed when the exchange confirms"
+
+
+def _remove_slot(rt: Any, cmd: c.RemoveSlot, now: float) -> c.CommandReply:
+    if cmd.slot_id not in rt.slots:
+        return _reply(cmd, False, f"no slot {cmd.slot_id}")
+    r = rt.reports.get(cmd.slot_id)
+    if r is not None and r.retiring:
+        return _reply(cmd, False, f"slot {cmd.slot_id} is already being removed")
+    return _reply(cmd, True, _retire(rt, cmd.slot_id, now), slot_id=cmd.slot_id)
+
+
+def _remove_slots(rt: Any, cmd: c.RemoveSlots, now: float) -> c.CommandReply:
+    live = [sid for sid in sorted(rt.slots, reverse=True)
+            if not (rt.reports.get(sid) is not None and rt.reports[sid].retiring)]
+    chosen = live[: cmd.count]
+    if not chosen:
+        return _reply(cmd, False, "no slot to remove")
+    notes = [_retire(rt, sid, now) for sid in chosen]
+    return _reply(cmd, True, "; ".join(notes), slot_ids=chosen)
+
+
+# --------------------------------------------------------------------------- sizing and tunables
+
+
+def _add_layer(rt: Any, cmd: c.AddLayer, now: float) -> c.CommandReply:
+    rt.target_layers += 1
+    return _reply(cmd, True, f"target layers {rt.target_layers} (source {cmd.source}); effective layers follow "
+                  "the balances at the next tick", target_layers=rt.target_layers)
+
+
+def _remove_layer(rt: Any, cmd: c.RemoveLayer, now: float) -> c.CommandReply:
+    if rt.target_layers <= 0:
+        return _reply(cmd, False, "no capital layer to remove")
+    rt.target_layers -= 1
+    return _reply(cmd, True, f"target layers {rt.target_layers}", target_layers=rt.target_layers)
+
+
+def _set_pct(rt: Any, cmd: c.SetEntryPct | c.SetProfitPct, now: float) -> c.CommandReply:
+    name = "entry_pct" if isinstance(cmd, c.SetEntryPct) else "profit_pct"
+    settings, warnings = apply_overrides(rt.settings, {name: cmd.value}, source=f"command {name}")
+    rt.settings = settings
+    rt.cfg = msgspec.structs.replace(rt.cfg, **{name: getattr(settings, name)})
+    rt.reconfigure_slots()
+    return _reply(cmd, True, f"{name} = {getattr(settings, name):g} for every slot" +
+                  (f" ({'; '.join(warnings)})" if warnings else ""), value=getattr(settings, name))
+
+
+# --------------------------------------------------------------------------- recoveries
+
+
+def _views(rt: Any) -> list[recovery_ops.RecoveryView]:
+    return [v for r in rt.reports.values() if not r.halted for v in r.recoveries]
+
+
+def _soft_close_one(rt: Any, view: recovery_ops.RecoveryView, now: float, reason: str) -> str | None:
+    price = recovery_ops.soft_close_price(view.side, rt.price, view.price, rt.cfg.rules)
+    if price is None or view.slot_id not in rt.slots:
+        return None
+    rt.send(rt.slots[view.slot_id], SoftCloseRecovery(recovery_id=view.recovery_id, price=price, now=now,
+                                                      reason=reason))
+    return f"slot {view.slot_id} recovery {view.recovery_id}: {view.price:.7f} -> {price:.7f}"
+
+
+def _soft_close(rt: Any, cmd: c.SoftClose, now: float) -> c.CommandReply:
+    view = next((v for v in _views(rt) if v.slot_id == cmd.slot_id and v.recovery_id == cmd.recovery_id), None)
+    if view is None:
+        return _reply(cmd, False, f"no recovery {cmd.recovery_id} in slot {cmd.slot_id}")
+    done = _soft_close_one(rt, view, now, "soft_close")
+    if done is None:
+        return _reply(cmd, False, "that recovery is already at or inside the near-market price")
+    return _reply(cmd, True, done)
+
+
+def _soft_close_next(rt: Any, cmd: c.SoftCloseNext, now: float) -> c.CommandReply:
+    view = recovery_ops.soft_close_next(_views(rt))
+    if view is None:
+        return _reply(cmd, False, "no recovery orders")
+    done = _soft_close_one(rt, view, now, "soft_close")
+    if done is None:
+        return _reply(cmd, False, f"oldest recovery ({view.slot_id}/{view.recovery_id}) is already near market")
+    return _reply(cmd, True, done)
+
+
+def _cancel_stale(rt: Any, cmd: c.CancelStaleRecoveries, now: float) -> c.CommandReply:
+    stale = recovery_ops.select_stale_recoveries(_views(rt), rt.price, cmd.min_distance_pct)
+    done = [d for v in stale if (d := _soft_close_one(rt, v, now, "cancel_stale_recoveries")) is not None]
+    return _reply(cmd, True, f"soft-closed {len(done)} recovery order(s) farther than {cmd.min_distance_pct}%",
+                  repriced=done)
+
+
+def _reconcile_drift(rt: Any, cmd: c.ReconcileDrift, now: float) -> c.CommandReply:
+    if rt.telemetry.kraken_open is None:
+        return _reply(cmd, False, "the exchange's open orders are not known yet")
+    reports = rt.reports.values()
+    txids = [t for r in reports for t in r.tracked_txids]
+    cls = [cl for r in reports for cl in r.tracked_cl_ord_ids]
+    plan = recovery_ops.plan_drift_reconciliation(
+        [recovery_ops.ExchangeOrder(txid=oid, cl_ord_id=cl or "") for oid, cl in rt.telemetry.exchange_orders],
+        txids, cls,
+    )
+    # The router re-plans on its live open-order view and sends the cancels: this census is a loop old.
+    rt.send(rt.router, ReconcileDriftNow(tracked_txids=txids, tracked_cl_ord_ids=cls))
+    return _reply(cmd, True, f"reconciling: {len(plan.cancel)} untracked order(s) of ours at the last census; "
+                  f"{len(plan.foreign)} foreign order(s) are never touched; {plan.tracked} tracked",
+                  untracked_at_last_census=len(plan.cancel), foreign=len(plan.foreign))
+
+
+def _audit(rt: Any, cmd: c.AuditPnl, now: float) -> c.CommandReply:
+    ledgers = [r.ledger for r in rt.reports.values() if r.ledger is not None]
+    report = pnl_audit.audit_pnl(ledgers)
+    return _reply(cmd, report.ok, report.summary, report=msgspec.to_builtins(report))
+
+
+def _release(rt: Any, cmd: c.ReleaseSlot, now: float) -> c.CommandReply:
+    s = rt.settings
+    if not s.sticky_mode_enabled:
+        return _reply(cmd, False, "release_slot is a sticky-mode action and STICKY_MODE_ENABLED is off")
+    r = rt.reports.get(cmd.slot_id)
+    if r is None or not r.exits:
+        return _reply(cmd, False, f"slot {cmd.slot_id} has no waiting exit")
+    exits = [e for e in r.exits if cmd.local_id is None or e[0] == cmd.local_id]
+    if not exits:
+        return _reply(cmd, False, f"slot {cmd.slot_id} has no exit {cmd.local_id}")
+    local_id, price, _volume, filled_at = min(exits, key=lambda e: e[3])
+    age = now - filled_at if filled_at > 0 else 0.0
+    distance = recovery_ops.distance_pct(price, rt.price)
+    if cmd.force_tier == "panic":
+        gates = {"age": age >= s.release_panic_min_age_sec}
+    else:
+        gates = {"age": age >= s.release_min_age_sec, "distance": distance >= s.release_min_distance_pct}
+    if not all(gates.values()):
+        failed = ", ".join(k for k, ok in gates.items() if not ok)
+        return _reply(cmd, False, f"release gates failed: {failed} (age {age:.0f}s, distance {distance:.1f}%)",
+                      gates=gates)
+    rt.send(rt.slots[cmd.slot_id], ReleaseExit(local_id=local_id, price=rt.price, now=now))
+    return _reply(cmd, True, f"releasing exit {local_id} of slot {cmd.slot_id} at {rt.price:.7f}", gates=gates)
+
+
+_HANDLERS: dict[type, Callable[[Any, Any, float], c.CommandReply]] = {
+    c.Pause: _pause,
+    c.Resume: _resume,
+    c.AddSlot: _add_slot,
+    c.RemoveSlot: _remove_slot,
+    c.RemoveSlots: _remove_slots,
+    c.AddLayer: _add_layer,
+    c.RemoveLayer: _remove_layer,
+    c.SetEntryPct: _set_pct,
+    c.SetProfitPct: _set_pct,
+    c.SoftClose: _soft_close,
+    c.SoftCloseNext: _soft_close_next,
+    c.CancelStaleRecoveries: _cancel_stale,
+    c.ReconcileDrift: _reconcile_drift,
+    c.AuditPnl: _audit,
+    c.ReleaseSlot: _release,
+}

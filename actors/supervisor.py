@@ -1,0 +1,129 @@
+"""Supervision of slot actors (pykka has none built in).
+
+A slot actor that dies (an exception while handling a tell) reports `SlotFailed` from its
+`on_failure`; the runtime asks for `RestartSlot` when the operator resumes after an invariant
+halt. Either way the supervisor, a plain thread outside the actor graph (so it may block on
+asks and REST without stalling any inbox):
+
+1. drops the slot's placements still queued in the rate budget (the new actor re-places them);
+2. loads the slot's last persisted snapshot (the write-ahead guarantees every order it ever sent
+   is in it) and the booked exec ids;
+3. starts a fresh SlotActor and routes the slot to it;
+4. replays the executions it missed from the exchange (missed_fills since its oldest tracked
+   order) and reconciles it against the open orders, exactly as at start-up;
+5. raises an alert. Other slots never notice: each slot is its own actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from actors import startup
+from actors.alerts import Alert
+from actors.internal import BroadcastReconcile, DropPending, Inspect, RestartSlot, SlotFailed, SlotSpawned
+from actors.slot_io import decode_snapshot, state_key, targets
+from store.rows import StoreUnavailable
+
+if TYPE_CHECKING:
+    from actors.system import System
+
+log = logging.getLogger("supervisor")
+
+_STORE_WAIT_S = 30.0
+_SETTLE_S = 0.3  # wall mode: let acks of orders already on the wire arrive before reconciling
+
+
+class Supervisor:
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self.restarts = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._busy = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
+        self._thread.start()
+
+    def tell(self, message: Any) -> None:
+        self.queue.put(message)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.put(None)
+        self._thread.join(timeout=10)
+
+    def idle(self) -> bool:
+        return self.queue.empty() and not self._busy.is_set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            msg = self.queue.get()
+            if msg is None or self._stop.is_set():
+                return
+            self._busy.set()
+            try:
+                if isinstance(msg, SlotFailed):
+                    log.error("slot %d failed: %s; restarting it", msg.slot_id, msg.error)
+                    self.failures.append(msg.error)
+                    self.restart(msg.slot_id, clear_halt=False, why=f"crashed: {msg.error}")
+                elif isinstance(msg, RestartSlot):
+                    self.restart(msg.slot_id, clear_halt=msg.clear_halt, why="operator resume after halt")
+            except Exception:
+                log.exception("supervisor could not restart slot %s", getattr(msg, "slot_id", "?"))
+            finally:
+                self._busy.clear()
+
+    def _load(self, slot_id: int) -> bytes | None:
+        store = self.system.refs["store"].proxy()
+        deadline = time.monotonic() + _STORE_WAIT_S
+        while True:
+            try:
+                return store.load_state(state_key(slot_id)).get(timeout=10)
+            except StoreUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def restart(self, slot_id: int, *, clear_halt: bool, why: str) -> None:
+        sys = self.system
+        refs = sys.refs
+        runtime = refs["runtime"]
+        old = sys.slot_refs().get(slot_id)
+        if old is not None and old.is_alive():
+            old.stop(block=True, timeout=10)
+        refs["rate_budget"].ask(DropPending(slot_id=slot_id), timeout=10)
+        info = runtime.ask(Inspect(), timeout=10)
+        raw = self._load(slot_id)
+        if raw is None:
+            log.error("slot %d has no persisted state; not restarted", slot_id)
+            return
+        snap = decode_snapshot(raw)
+        if clear_halt:
+            snap = msgspec.structs.replace(snap, halted=False, halt_reason="")
+        store = refs["store"].proxy()
+        seen = store.seen_exec_ids(sys.clock.now() - 14 * 86400.0).get(timeout=30)
+        ref = sys.spawn(snap, info["cfg"], info["effective_layers"], seen)
+        runtime.ask(SlotSpawned(slot_id=slot_id, ref=ref), timeout=10)
+        if not sys.config.virtual:
+            time.sleep(_SETTLE_S)
+        replayed = self._replay(slot_id, snap)
+        refs["router"].ask(BroadcastReconcile(startup=True, now=sys.clock.now(), slot_id=slot_id), timeout=10)
+        self.restarts += 1
+        message = f"slot {slot_id} restarted from its last persisted state ({why}); {replayed} execution(s) replayed"
+        log.warning(message)
+        sys.tell("status", Alert(kind="slot_restarted", message=message, ts=sys.clock.now(), severity="warning",
+                                 slot_id=slot_id))
+
+    def _replay(self, slot_id: int, snap: Any) -> int:
+        """Executions and final states of the slot's tracked orders, as at start-up."""
+        tracked = targets(snap.state)
+        if not tracked or self.system.venue is None:
+            return 0
+        open_orders = self.system.refs["router"].ask(Inspect(), timeout=10)["open"]
+        return startup.replay(self.system, self.system.venue.port, tracked, open_orders)
