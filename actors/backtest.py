@@ -93,7 +93,10 @@ class Backtest:
             self._tmp = tempfile.TemporaryDirectory(prefix="dogebot-bt-")
             db_path = str(Path(self._tmp.name) / "backtest.sqlite")
         self.db_path = db_path
-        self.venue = Venue(sim_config(settings, self.usd, self.doge), feed=CsvFeed(Path(data)), prime_candles=1)
+        # Public market-data elements (ticker/OHLC/trades per path point) are off: the venue reports one
+        # price per candle, which is all the runtime's loop uses.
+        self.venue = Venue(sim_config(settings, self.usd, self.doge), feed=CsvFeed(Path(data)), prime_candles=1,
+                           public_events=False)
         self.system = System(SystemConfig(
             settings=settings, venue_name="backtest", venue=inprocess_venue(self.venue), db_path=db_path,
             virtual=True, start_ts=self.venue.now, store_tick_s=None,

@@ -18,6 +18,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+import msgspec
 import pykka
 
 from actors.base import BaseActor, InFlight, handles
@@ -76,6 +77,7 @@ class RouterActor(BaseActor):
         self.parked: dict[str, list[object]] = {}
         self.parked_count = 0
         self.open_ids: dict[str, str | None] = {}
+        self.partial: set[str] = set()  # open orders known to have executed something
         self.snapshot_seen = False
         self.unrouted_total = 0
         # After start-up every executions snapshot (reconnect) reconciles the slots at once, in
@@ -106,6 +108,11 @@ class RouterActor(BaseActor):
         if waiting:
             self.parked_count -= len(waiting)
             for event in waiting:
+                # They go out ahead of the report that taught the mapping, so they must name their
+                # order themselves: the owner has not bound the exchange id yet and could not tell
+                # whose execution a bare order id is.
+                if getattr(event, "cl_ord_id", "") is None:
+                    event = msgspec.structs.replace(event, cl_ord_id=cl_ord_id)  # type: ignore[type-var]
                 self._deliver(cl_ord_id, event)
 
     def _owner_ref(self, cl_ord_id: str) -> pykka.ActorRef[Any] | None:
@@ -135,6 +142,7 @@ class RouterActor(BaseActor):
 
     def _close(self, order_id: str, cl_ord_id: str | None) -> None:
         self.open_ids.pop(order_id, None)
+        self.partial.discard(order_id)
         cl = self.cl_by_order.pop(order_id, None) or cl_ord_id
         if cl is not None:
             self.closed[order_id] = cl
@@ -152,11 +160,15 @@ class RouterActor(BaseActor):
     def _open(self, ev: OrderOpen) -> None:
         self._learn(ev.order_id, ev.cl_ord_id)
         self.open_ids[ev.order_id] = ev.cl_ord_id or self.cl_by_order.get(ev.order_id)
+        if ev.cum_qty > 0:
+            self.partial.add(ev.order_id)
         self._route(ev.order_id, ev.cl_ord_id, ev)
 
     @handles(Fill)
     def _fill(self, ev: Fill) -> None:
         self._learn(ev.order_id, ev.cl_ord_id)
+        if ev.order_id in self.open_ids:
+            self.partial.add(ev.order_id)
         self._route(ev.order_id, ev.cl_ord_id, ev)
 
     @handles(OrderFilled, OrderCanceled)
@@ -175,7 +187,9 @@ class RouterActor(BaseActor):
     @handles(OrderRejected)
     def _rejected(self, ev: OrderRejected) -> None:
         self._route(ev.order_id, ev.cl_ord_id, ev)
-        if ev.request == "add_order":
+        # A timeout is "outcome unknown": the order may be live, so it stays counted against the
+        # open-order limit until its end is reported (or its slot finds it never existed).
+        if ev.request == "add_order" and ev.error != "timeout":
             self.send(self.rate_budget, OrderDone(cl_ord_id=ev.cl_ord_id, order_id=None))
 
     @handles(CancelAcked, AmendAcked)
@@ -238,6 +252,7 @@ class RouterActor(BaseActor):
         return {
             "snapshot_seen": self.snapshot_seen,
             "open": dict(self.open_ids),
+            "partial": set(self.partial),
             "routes": sorted(self.routes),
             "unrouted_total": self.unrouted_total,
             "parked": self.parked_count,

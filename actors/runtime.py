@@ -55,7 +55,7 @@ from actors.runtime_state import (
     build_report,
 )
 from actors.status import CapacityFillHealth, StartupTimings
-from actors.store_messages import SaveState, StoreAlert, StoreWriteResult, UpsertCandles
+from actors.store_messages import InsertPrices, SaveState, StoreAlert, StoreWriteResult, UpsertCandles
 from core import aliases, capacity, guardrails, loss_lock
 from core import state_machine as sm
 from core.config import Settings
@@ -127,6 +127,8 @@ class RuntimeActor(BaseActor):
         self.startup: StartupTimings | None = None
         self.loops = 0
         self.relayed = 0.0
+        self.price_rows: list[Any] = []
+        self.capacity_cache: tuple[float, CapacityFillHealth] | None = None
         self.pnl_day = ""
         self.pnl_today = 0.0
         self._reply = CountingSink(self.actor_ref, inflight)
@@ -169,6 +171,8 @@ class RuntimeActor(BaseActor):
         self.report(now)
 
     def capacity(self, now: float) -> CapacityFillHealth:
+        if self.capacity_cache is not None and self.capacity_cache[0] == now:
+            return self.capacity_cache[1]
         internal = sum(r.open_orders for r in self.reports.values())
         return capacity.build_capacity_fill_health(
             internal_open_orders=internal, kraken_open_orders=self.telemetry.kraken_open,
@@ -225,6 +229,15 @@ class RuntimeActor(BaseActor):
             ref.stop(block=False)
         log.info("slot %d removed", slot_id)
         self.save(now)
+
+    def on_stop(self) -> None:
+        # Last words: the batched prices and the snapshot (the store stops after the runtime).
+        now = self.clock.now()
+        if self.price_rows and self.store is not None:
+            self.store.tell(InsertPrices(prices=self.price_rows, ts=now))
+            self.price_rows = []
+        if self.started:
+            self.save(now)
 
     # ------------------------------------------------------------------ loop and start-up
 

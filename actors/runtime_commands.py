@@ -4,10 +4,17 @@ Every command of the protocol has a handler here; each validates its input (the 
 constraints as the HTTP API's decode), changes what it must, persists `__v1__` and returns what
 happened in words a person can read. Selections and gates are core functions (aliases,
 guardrails.slot_add_advice, recovery_ops, pnl_audit, loss_lock).
+
+A refusal says why in `data`, because the HTTP API maps it to a status (web/routes.py):
+`{"error_kind": "invalid_input", "field": <name>}` (400) when the command names something that
+does not exist or a value out of range (an unknown slot or recovery, a percentage outside the
+knob's bounds); `{"error_kind": "refused"}` (409) when the input is fine but the bot's state
+forbids it (loss lock, already paused, capacity, sticky mode off, gates).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,20 +26,36 @@ from actors.slot_io import SlotSnapshot
 from core import aliases, guardrails, loss_lock, pnl_audit, recovery_ops
 from core import state_machine as sm
 from core.config import apply_overrides
+from core.config_schema import KNOB_BY_NAME, coerce
 
 
 def _reply(cmd: c.Command, ok: bool, message: str, **data: Any) -> c.CommandReply:
     return c.CommandReply(ok=ok, action=str(type(cmd).__struct_config__.tag), message=message, data=data)
 
 
+def _invalid(cmd: c.Command, message: str, field: str | None, **data: Any) -> c.CommandReply:
+    """Bad input (HTTP 400): `field` names the offending field of the command."""
+    extra = {"field": field} if field else {}
+    return _reply(cmd, False, message, error_kind="invalid_input", **extra, **data)
+
+
+def _refused(cmd: c.Command, message: str, **data: Any) -> c.CommandReply:
+    """Valid input the bot's current state refuses (HTTP 409)."""
+    return _reply(cmd, False, message, error_kind="refused", **data)
+
+
+_PATH = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
 def handle(rt: Any, cmd: c.Command, now: float) -> c.CommandReply:
     try:
         c.validate_command(cmd)
     except msgspec.ValidationError as e:
-        return _reply(cmd, False, f"invalid command: {e}")
+        path = _PATH.search(str(e))  # msgspec: "Expected `float` <= 50.0 - at `$.value`"
+        return _invalid(cmd, f"invalid command: {e}", path.group(1) if path else None)
     handler = _HANDLERS.get(type(cmd))
     if handler is None:
-        return _reply(cmd, False, f"unsupported command {type(cmd).__name__}")
+        return _refused(cmd, f"unsupported command {type(cmd).__name__}")
     reply = handler(rt, cmd, now)
     rt.save(now)
     rt.report(now)
@@ -44,18 +67,18 @@ def handle(rt: Any, cmd: c.Command, now: float) -> c.CommandReply:
 
 def _pause(rt: Any, cmd: c.Pause, now: float) -> c.CommandReply:
     if rt.mode == "HALTED":
-        return _reply(cmd, False, f"halted ({rt.halt_reason}); nothing to pause")
+        return _refused(cmd, f"halted ({rt.halt_reason}); nothing to pause")
     if rt.mode == "PAUSED":
-        return _reply(cmd, False, f"already paused: {rt.pause_reason}")
+        return _refused(cmd, f"already paused: {rt.pause_reason}")
     rt.pause("operator", cmd.reason, now)
     return _reply(cmd, True, f"paused: {cmd.reason}")
 
 
 def _resume(rt: Any, cmd: c.Resume, now: float) -> c.CommandReply:
     if not loss_lock.resume_allowed(rt.loss):
-        return _reply(cmd, False, loss_lock.resume_block_reason(rt.loss, rt.settings.daily_loss_limit))
+        return _refused(cmd, loss_lock.resume_block_reason(rt.loss, rt.settings.daily_loss_limit))
     if rt.mode == "RUNNING":
-        return _reply(cmd, False, "already running")
+        return _refused(cmd, "already running")
     restarted = sorted(rt.halted_slots)
     for sid in restarted:
         # A halted slot restarts from its last good persisted state and replays what it missed.
@@ -78,14 +101,16 @@ def _add_slot(rt: Any, cmd: c.AddSlot, now: float) -> c.CommandReply:
         partial_cancel_events_1d=cap.partial_fill_cancel_events_1d,
     )
     if advice.decision == "block":
-        return _reply(cmd, False, f"not adding a slot: {advice.reason}", advice=msgspec.to_builtins(advice))
+        return _refused(cmd, f"not adding a slot: {advice.reason}", advice=msgspec.to_builtins(advice))
     sid = rt.next_slot_id
     try:
         rt.aliases, alias = aliases.allocate(rt.aliases, sid, cmd.alias)
-    except (aliases.AliasInUse, ValueError) as e:
-        return _reply(cmd, False, str(e))
+    except aliases.AliasInUse as e:
+        return _refused(cmd, str(e))  # a valid name another slot holds: a conflict, not bad input
+    except ValueError as e:
+        return _invalid(cmd, str(e), "alias")
     if rt.spawn is None:
-        return _reply(cmd, False, "slots cannot be added in this runtime")
+        return _refused(cmd, "slots cannot be added in this runtime")
     rt.next_slot_id = sid + 1
     ref = rt.spawn(SlotSnapshot(slot_id=sid, alias=alias, state=sm.PairState(slot_id=sid, now=now)), rt.cfg,
                    rt.effective_layers)
@@ -106,10 +131,10 @@ def _retire(rt: Any, sid: int, now: float) -> str:
 
 def _remove_slot(rt: Any, cmd: c.RemoveSlot, now: float) -> c.CommandReply:
     if cmd.slot_id not in rt.slots:
-        return _reply(cmd, False, f"no slot {cmd.slot_id}")
+        return _invalid(cmd, f"no slot {cmd.slot_id}", "slot_id")
     r = rt.reports.get(cmd.slot_id)
     if r is not None and r.retiring:
-        return _reply(cmd, False, f"slot {cmd.slot_id} is already being removed")
+        return _refused(cmd, f"slot {cmd.slot_id} is already being removed")
     return _reply(cmd, True, _retire(rt, cmd.slot_id, now), slot_id=cmd.slot_id)
 
 
@@ -118,7 +143,7 @@ def _remove_slots(rt: Any, cmd: c.RemoveSlots, now: float) -> c.CommandReply:
             if not (rt.reports.get(sid) is not None and rt.reports[sid].retiring)]
     chosen = live[: cmd.count]
     if not chosen:
-        return _reply(cmd, False, "no slot to remove")
+        return _refused(cmd, "no slot to remove")
     notes = [_retire(rt, sid, now) for sid in chosen]
     return _reply(cmd, True, "; ".join(notes), slot_ids=chosen)
 
@@ -134,13 +159,18 @@ def _add_layer(rt: Any, cmd: c.AddLayer, now: float) -> c.CommandReply:
 
 def _remove_layer(rt: Any, cmd: c.RemoveLayer, now: float) -> c.CommandReply:
     if rt.target_layers <= 0:
-        return _reply(cmd, False, "no capital layer to remove")
+        return _refused(cmd, "no capital layer to remove")
     rt.target_layers -= 1
     return _reply(cmd, True, f"target layers {rt.target_layers}", target_layers=rt.target_layers)
 
 
 def _set_pct(rt: Any, cmd: c.SetEntryPct | c.SetProfitPct, now: float) -> c.CommandReply:
     name = "entry_pct" if isinstance(cmd, c.SetEntryPct) else "profit_pct"
+    # The command's own bound (0, 50] is wider than the knob's: refuse what start-up would clamp,
+    # rather than silently apply a different value.
+    _, problem = coerce(KNOB_BY_NAME[name], cmd.value)
+    if problem is not None:
+        return _invalid(cmd, f"{name} {cmd.value:g} is {problem}; nothing changed", "value")
     settings, warnings = apply_overrides(rt.settings, {name: cmd.value}, source=f"command {name}")
     rt.settings = settings
     rt.cfg = msgspec.structs.replace(rt.cfg, **{name: getattr(settings, name)})
@@ -166,22 +196,27 @@ def _soft_close_one(rt: Any, view: recovery_ops.RecoveryView, now: float, reason
 
 
 def _soft_close(rt: Any, cmd: c.SoftClose, now: float) -> c.CommandReply:
+    if cmd.slot_id not in rt.slots:
+        return _invalid(cmd, f"no slot {cmd.slot_id}", "slot_id")
+    r = rt.reports.get(cmd.slot_id)
+    if r is not None and r.halted:
+        return _refused(cmd, f"slot {cmd.slot_id} is halted ({r.halt_reason})")
     view = next((v for v in _views(rt) if v.slot_id == cmd.slot_id and v.recovery_id == cmd.recovery_id), None)
     if view is None:
-        return _reply(cmd, False, f"no recovery {cmd.recovery_id} in slot {cmd.slot_id}")
+        return _invalid(cmd, f"no recovery {cmd.recovery_id} in slot {cmd.slot_id}", "recovery_id")
     done = _soft_close_one(rt, view, now, "soft_close")
     if done is None:
-        return _reply(cmd, False, "that recovery is already at or inside the near-market price")
+        return _refused(cmd, "that recovery is already at or inside the near-market price")
     return _reply(cmd, True, done)
 
 
 def _soft_close_next(rt: Any, cmd: c.SoftCloseNext, now: float) -> c.CommandReply:
     view = recovery_ops.soft_close_next(_views(rt))
     if view is None:
-        return _reply(cmd, False, "no recovery orders")
+        return _refused(cmd, "no recovery orders")
     done = _soft_close_one(rt, view, now, "soft_close")
     if done is None:
-        return _reply(cmd, False, f"oldest recovery ({view.slot_id}/{view.recovery_id}) is already near market")
+        return _refused(cmd, f"oldest recovery ({view.slot_id}/{view.recovery_id}) is already near market")
     return _reply(cmd, True, done)
 
 
@@ -194,7 +229,7 @@ def _cancel_stale(rt: Any, cmd: c.CancelStaleRecoveries, now: float) -> c.Comman
 
 def _reconcile_drift(rt: Any, cmd: c.ReconcileDrift, now: float) -> c.CommandReply:
     if rt.telemetry.kraken_open is None:
-        return _reply(cmd, False, "the exchange's open orders are not known yet")
+        return _refused(cmd, "the exchange's open orders are not known yet")
     reports = rt.reports.values()
     txids = [t for r in reports for t in r.tracked_txids]
     cls = [cl for r in reports for cl in r.tracked_cl_ord_ids]
@@ -218,13 +253,15 @@ def _audit(rt: Any, cmd: c.AuditPnl, now: float) -> c.CommandReply:
 def _release(rt: Any, cmd: c.ReleaseSlot, now: float) -> c.CommandReply:
     s = rt.settings
     if not s.sticky_mode_enabled:
-        return _reply(cmd, False, "release_slot is a sticky-mode action and STICKY_MODE_ENABLED is off")
+        return _refused(cmd, "release_slot is a sticky-mode action and STICKY_MODE_ENABLED is off")
+    if cmd.slot_id not in rt.slots:
+        return _invalid(cmd, f"no slot {cmd.slot_id}", "slot_id")
     r = rt.reports.get(cmd.slot_id)
     if r is None or not r.exits:
-        return _reply(cmd, False, f"slot {cmd.slot_id} has no waiting exit")
+        return _refused(cmd, f"slot {cmd.slot_id} has no waiting exit")
     exits = [e for e in r.exits if cmd.local_id is None or e[0] == cmd.local_id]
     if not exits:
-        return _reply(cmd, False, f"slot {cmd.slot_id} has no exit {cmd.local_id}")
+        return _invalid(cmd, f"slot {cmd.slot_id} has no exit {cmd.local_id}", "local_id")
     local_id, price, _volume, filled_at = min(exits, key=lambda e: e[3])
     age = now - filled_at if filled_at > 0 else 0.0
     distance = recovery_ops.distance_pct(price, rt.price)
@@ -234,8 +271,8 @@ def _release(rt: Any, cmd: c.ReleaseSlot, now: float) -> c.CommandReply:
         gates = {"age": age >= s.release_min_age_sec, "distance": distance >= s.release_min_distance_pct}
     if not all(gates.values()):
         failed = ", ".join(k for k, ok in gates.items() if not ok)
-        return _reply(cmd, False, f"release gates failed: {failed} (age {age:.0f}s, distance {distance:.1f}%)",
-                      gates=gates)
+        return _refused(cmd, f"release gates failed: {failed} (age {age:.0f}s, distance {distance:.1f}%)",
+                        gates=gates)
     rt.send(rt.slots[cmd.slot_id], ReleaseExit(local_id=local_id, price=rt.price, now=now))
     return _reply(cmd, True, f"releasing exit {local_id} of slot {cmd.slot_id} at {rt.price:.7f}", gates=gates)
 

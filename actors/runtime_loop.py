@@ -39,12 +39,15 @@ from store.rows import PriceRow
 
 log = logging.getLogger("runtime")
 
+PRICE_BATCH = 10
+
 
 def run(rt: Any, now: float) -> None:
     rt.loops += 1
     _guards(rt, now)
     _loss_lock(rt, now, [])
     cap = rt.capacity(now)
+    rt.capacity_cache = (now, cap)
     rt.send(rt.rate_budget, LoopBegin(now=now, headroom=cap.open_order_headroom, paused=rt.mode != "RUNNING"))
     _layers(rt)
     for sid in sorted(rt.slots):
@@ -58,7 +61,11 @@ def run(rt: Any, now: float) -> None:
     _governor(rt, now, cap.open_order_utilization_pct)
     _drift_and_orphans(rt, now)
     if rt.price > 0 and rt.store is not None:
-        rt.store.tell(InsertPrices(prices=[PriceRow(ts=now, price=rt.price)], ts=now))
+        # Batched: one small transaction per ten loops instead of one per loop.
+        rt.price_rows.append(PriceRow(ts=now, price=rt.price))
+        if len(rt.price_rows) >= PRICE_BATCH:
+            rt.store.tell(InsertPrices(prices=rt.price_rows, ts=now))
+            rt.price_rows = []
     rt.save(now)
     rt.send(rt.rate_budget, LoopEnd(now=now))
     rt.report(now)
@@ -181,8 +188,10 @@ def _repairs(rt: Any, now: float, funds: bootstrap.Funds) -> None:
     regime = rt.regime
     for sid in sorted(rt.slots):
         r: SlotReport | None = rt.reports.get(sid)
-        volume = order_volume(rt, r) if r is not None else None
-        if r is None or r.empty or r.halted or r.retiring or volume is None:
+        if r is None or r.empty or r.halted or r.retiring or bootstrap.missing_trade(r.facts) is None:
+            continue
+        volume = order_volume(rt, r)
+        if volume is None:
             continue
         d = bootstrap.repair_decision(
             r.facts, regime.tier, regime.suppressed_side, regime.tier2_cooldown_until, now,

@@ -86,7 +86,7 @@ class SimVenueActor(BaseActor):
         self._emit(ExecutionsSnapshotDone(open_order_ids=open_ids, ts=now))
         self._emit(codec.decode_balances(engine.account.snapshot(), True, now))
         if engine.price is not None:
-            self._publish([("ticker", self.venue.market.ticker_element(now))], now)
+            self._ticker(now)
 
     # ------------------------------------------------------------------ output
 
@@ -121,7 +121,15 @@ class SimVenueActor(BaseActor):
             return None
         now = self._now()
         self._publish(events, now)
+        if not self.venue.market.emit_public:
+            self._ticker(now)  # one price per candle (its close) when public elements are off
         return now
+
+    def _ticker(self, now: float) -> None:
+        engine = self.venue.engine
+        if engine.price is not None:
+            self._emit(PriceTick(symbol=WS_SYMBOL, bid=float(engine.bid), ask=float(engine.ask),  # type: ignore[arg-type]
+                                 last=float(engine.price), ts=now))
 
     @handles(ExternalPrice)
     def _external(self, msg: ExternalPrice) -> None:

@@ -44,7 +44,7 @@ from actors.messages import (
     AmendOrder,
 )
 from actors.slot_exec import SlotExecutions
-from actors.slot_fills import FillBook
+from actors.slot_fills import FillBook, Placements
 from actors.slot_io import (
     SlotSnapshot,
     cancel_intent,
@@ -99,6 +99,7 @@ class SlotActor(SlotExecutions, BaseActor):
         self.status = refs.get("status")
         self.supervisor = refs.get("supervisor")
         self.fills = FillBook(seen)
+        self.placing = Placements()
         self.cl_of: dict[int, str] = {}
         self.reporter = SlotReporter(self.slot_id)
         self._source = "normal"
@@ -151,9 +152,23 @@ class SlotActor(SlotExecutions, BaseActor):
         if self.halted:
             return
         new, actions = sm.transition(self.state, event, self.cfg, self._sizes())
+        if new.rejected_events > self.state.rejected_events:
+            # The reducer refused a malformed event (NaN/inf/negative): the runtime built it, so
+            # this is a bug upstream and the books may miss an execution. Halt loudly (the runtime
+            # alerts `slot_halt` with this reason); nothing of the event is applied or booked, so
+            # a restart replays it.
+            self.reporter.counters["events_rejected"] += 1
+            self._halt(f"the reducer refused a malformed {type(event).__name__} "
+                       f"(rejected_events {new.rejected_events}): {str(event)[:200]}", event.timestamp)
+            return
         self._adopt(new, actions, type(event).__name__, event.timestamp)
 
     def _adopt(self, new: sm.PairState, actions: list[Any], what: str, now: float) -> None:
+        if not actions and not self._material(self.state, new):
+            # Only the clock and the market moved (most ticks): nothing the invariants look at
+            # changed, so the checks (the bulk of a tick's cost) are skipped.
+            self.state = new
+            return
         if self.retiring:
             new, actions = self._strip_entries(new, actions)
         new = sm.normalize_slot_mode(new)
@@ -171,6 +186,7 @@ class SlotActor(SlotExecutions, BaseActor):
         elif changed:
             self._dirty = True
         self._carry_out(actions)
+        self._settle_unsent()
 
     def _archive(self, old: sm.PairState, new: sm.PairState, added: int) -> None:
         """Cycles the reducer trimmed from its window move into the archived sums (audit_pnl)."""
@@ -231,6 +247,8 @@ class SlotActor(SlotExecutions, BaseActor):
                 self._intents.append(Submit(slot_id=self.slot_id, intent=intent, is_entry=entry,
                                             source=self._source if entry else "exit", reply_to=self.actor_ref))
             elif isinstance(a, sm.CancelOrderAction):
+                if self._cancel_unsent(a.local_id):
+                    continue
                 t = next((t for t in targets(self.state) if t.local_id == a.local_id), None)
                 cl = self.cl_of.get(a.local_id) or (target_cl_ord_id(self.slot_id, t) if t else "")
                 self._intents.append(Submit(slot_id=self.slot_id, intent=cancel_intent(cl, a.txid),
@@ -308,6 +326,7 @@ class SlotActor(SlotExecutions, BaseActor):
         if msg.price > 0 and msg.price_ts > (self.state.last_price_update_at or 0.0):
             self._apply(sm.PriceTick(price=msg.price, timestamp=msg.now))
         self._apply(sm.TimerTick(timestamp=msg.now))
+        self._housekeeping(msg.now)
         self._ticks += 1
         quiet = not (self._intents or self._rows or self._events or self._dirty) and not self._material(before, self.state)
         if quiet and self.quiet_ticks and self._ticks % 60:
@@ -399,7 +418,9 @@ class SlotActor(SlotExecutions, BaseActor):
     def _inspect(self, msg: Inspect) -> dict[str, Any]:
         return {"state": self.state, "halted": self.halted, "halt_reason": self.halt_reason,
                 "retiring": self.retiring, "unsent": sum(len(v) for v in self._unsent.values()),
-                "counters": dict(self.reporter.counters), "open_aggregates": len(self.fills.open)}
+                "counters": dict(self.reporter.counters), "open_aggregates": len(self.fills.open),
+                "unconfirmed": sorted(self.placing.unconfirmed), "parked": sorted(self.placing.parked),
+                "waiting_fills": [a.order_id for a in self.fills.waiting()]}
 
     # ------------------------------------------------------------------ reporting
 

@@ -96,7 +96,7 @@ def run(system: System, timeout: float) -> StartupTimings:
     census = router.ask(Inspect(), timeout=10)
     open_orders = census["open"] if census["snapshot_seen"] else _rest_open_orders(port)
     if tracked:
-        replayed = replay(system, port, tracked, open_orders)
+        replayed = replay(system, port, tracked, open_orders, census.get("partial", set()))
     replay_ms = _ms(t_replay)
     router.ask(BroadcastReconcile(startup=True, now=now(), open_orders=open_orders), timeout=10)
     for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
@@ -130,15 +130,22 @@ def run(system: System, timeout: float) -> StartupTimings:
 
 
 # Exchange and bot clocks may disagree; the replay window reaches this far before the oldest order.
-CLOCK_SKEW_MARGIN_S = 3600.0
+CLOCK_SKEW_MARGIN_S = 600.0
 
 
-def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str, str | None]) -> int:
+def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str, str | None],
+           partial: set[str] | None = None) -> int:
     """Deliver what happened to tracked orders while nobody listened, in stream order via the router:
     their executions (TradesHistory, deduplicated by exec_id downstream), then the final state of
     each tracked order that is no longer open (QueryOrders), so an order whose executions are not in
     the history window still completes (at its limit price) or closes, instead of looking cancelled."""
-    starts = [t.placed_at for t in tracked if t.placed_at > 0]
+    # Only orders that may have executed while nobody listened need the history: gone from the book,
+    # never acknowledged, or open with executions. A clean restart replays nothing.
+    touched = partial or set()
+    need = [t for t in tracked if not t.txid or t.txid not in open_orders or t.txid in touched]
+    if not need:
+        return 0
+    starts = [t.placed_at for t in need if t.placed_at > 0]
     start = (min(starts) if starts else system.clock.now() - 7 * 86400.0) - CLOCK_SKEW_MARGIN_S
     replayed = 0
     try:

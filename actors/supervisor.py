@@ -125,5 +125,5 @@ class Supervisor:
         tracked = targets(snap.state)
         if not tracked or self.system.venue is None:
             return 0
-        open_orders = self.system.refs["router"].ask(Inspect(), timeout=10)["open"]
-        return startup.replay(self.system, self.system.venue.port, tracked, open_orders)
+        census = self.system.refs["router"].ask(Inspect(), timeout=10)
+        return startup.replay(self.system, self.system.venue.port, tracked, census["open"], census["partial"])

@@ -113,3 +113,24 @@ def test_reconcile_broadcast_follows_the_snapshot_in_stream_order(rig):
     assert got[1].open_orders == {"O1": cl(1, 1)} and got[1].startup is False
     push(BroadcastReconcile(startup=True, now=3.0, slot_id=2))
     assert isinstance(slots[2].ask(Recorded())[-1], ReconcileOpen)
+
+
+def test_an_add_order_timeout_keeps_the_order_counted_but_a_rejection_releases_it(rig):
+    from actors.messages import OrderRejected
+
+    _router, slots, _runtime, budget, push = rig
+    push(OrderRejected(cl_ord_id=cl(1, 5), error="timeout", ts=1.0),
+         OrderRejected(cl_ord_id=cl(1, 6), error="EOrder:Insufficient funds", ts=1.0))
+    assert [m.cl_ord_id for m in slots[1].ask(Recorded(OrderRejected))] == [cl(1, 5), cl(1, 6)]
+    # Outcome unknown: the order may be live, so the open-order count keeps it until it is resolved.
+    assert [d.cl_ord_id for d in budget.ask(Recorded(OrderDone))] == [cl(1, 6)]
+
+
+def test_a_parked_execution_is_delivered_naming_its_order(rig):
+    _router, slots, _runtime, _budget, push = rig
+    push(fill("O9", None, "E3"))
+    push(OrderAccepted(cl_ord_id=cl(1, 9), order_id="O9", ts=1.0))
+    got = slots[1].ask(Recorded())
+    assert [type(m).__name__ for m in got] == ["Fill", "OrderAccepted"]
+    # Delivered before the ack, so the slot has not bound O9 yet: the client id must come with it.
+    assert got[0].cl_ord_id == cl(1, 9)

@@ -83,7 +83,7 @@ def main() -> int:
     args = dict(a.split("=", 1) for a in sys.argv[1:])
     sim = SimExchange(SimConfig(clock="manual", seed=11, usd=Decimal(args.get("usd", "2000")),
                                 doge=Decimal(args.get("doge", "20000")), idle_timeout_s=0,
-                                start_price=Decimal("0.1"), start_time=int(time.time()) - 600,
+                                start_price=Decimal("0.1"), start_time=int(time.time()),
                                 fill_volume_share=Decimal(args.get("share", "0.05")),
                                 open_order_limit=int(args.get("limit", "225")), rate_tier=args.get("tier", "pro")))
     hook: LatencyHook | None = None
