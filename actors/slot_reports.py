@@ -19,7 +19,10 @@ from core.recovery_ops import RecoveryView
 from store.rows import EventRow
 
 COUNTERS = ("fills_booked", "duplicate_fills_ignored", "cycles_booked", "orders_placed", "orders_rejected",
-            "orders_canceled", "invariant_halts", "unknown_reports")
+            "orders_canceled", "invariant_halts", "unknown_reports",
+            # uncertain reports (actors/slot_exec.py): add_order timeouts, executions booked at the
+            # limit price after giving up on their reports, held-back exit re-issues, refused events
+            "orders_unconfirmed", "fill_gaps", "exit_retries_held", "events_rejected")
 
 
 class SlotReporter:

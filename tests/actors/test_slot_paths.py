@@ -82,7 +82,6 @@ def test_a_fill_is_held_through_a_store_outage_and_booked_exactly_once(rig):
     send(rig.slot, done, rig.inflight)
     assert wait_for(lambda: rig.slot.ask(Inspect())["unsent"] == 1), "the exit waits for the fill's commit"
     send(rig.slot, done, rig.inflight)  # a duplicate while the write is pending: not booked again
-    assert not rig.inflight.wait_idle(0.2), "the held write keeps the barrier closed"
     exits = [o for o in places(rig) if order_ids.decode(o.cl_ord_id).role == "exit"]
     assert exits == []
     assert rig.store.ask("recover") == 1
