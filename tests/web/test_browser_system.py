@@ -2,12 +2,18 @@
 
 `test_browser.py` feeds the page hand-made StatusSnapshots and `test_system.py` drives the HTTP
 API of the real system; this one joins the two: the real `System` (store, status board, rate
-budget, router, runtime, slots, start-up, clock) on the in-process simulated exchange
-(`inprocess_venue(Venue(SimConfig()))`, the venue's clock is manual: the market only moves when
-the test says so), the real WebActor on a free loopback port, and Debian's Chromium driven by
-playwright. The test moves the simulated market so entries and exits fill on the exchange and
-checks the page follows without a reload; it pauses and resumes from the UI through the real
-runtime and checks how refusals and bad input are shown.
+budget, router, runtime, slots, start-up, clock), the real WebActor on a free loopback port and
+Debian's Chromium driven by playwright. It runs twice, once per way of reaching the simulator:
+
+* `inprocess`: `inprocess_venue(Venue(SimConfig()))`, as test_system.py (SimVenueActor, no
+  sockets);
+* `loopback`: what `run.py sim` runs: `SimExchange` on loopback sockets behind the real
+  GatewayActor (WS v2 + REST).
+
+The simulator's clock is manual, so the market only moves when the test says so: it trades the
+market through the bot's entries and exits and checks the page follows without a reload; it
+pauses and resumes from the UI through the real runtime and checks how refusals and bad input
+are shown.
 
 `POLL_INTERVAL_SECONDS=1`: the runtime sends its report (price, recent fills, counters) once per
 loop and on mode changes, so with the default 30 s loop the fill markers would wait up to 30 s;
@@ -26,7 +32,6 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +71,7 @@ def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-@dataclass
+@dataclasses.dataclass
 class LiveSystem:
     system: Any
     settings: Any
