@@ -30,6 +30,10 @@ AlertKind = Literal[
     "orphan_pressure",
     "store_unavailable",
     "phantom_position",
+    # raised by a slot (actors/slot_exec.py); docs/operations.md says what to do for each
+    "untracked_execution",  # an execution of an order the slot does not track
+    "fill_gap",  # an order ended with executions never reported: the gap booked at its limit price
+    "exit_rejected",  # a position's exit refused RETRY_ALERT_AFTER times in a row
 ]
 
 

@@ -65,6 +65,9 @@ log = logging.getLogger("runtime")
 
 # Relay the price to the slots between loops once it moved this much (fraction).
 RELAY_MOVE = 0.0005
+# Price and fills reach the dashboard between loops, but at most this often (event time), so a
+# busy market costs the status board one report a second, not one per ticker frame.
+LIVE_REPORT_MIN_SEC = 1.0
 
 Spawner = Callable[[Any, sm.EngineConfig, int], pykka.ActorRef[Any]]
 
@@ -127,6 +130,7 @@ class RuntimeActor(BaseActor):
         self.startup: StartupTimings | None = None
         self.loops = 0
         self.relayed = 0.0
+        self.live_reported_at = float("-inf")
         self.price_rows: list[Any] = []
         self.capacity_cache: tuple[float, CapacityFillHealth] | None = None
         self.pnl_day = ""
@@ -188,7 +192,13 @@ class RuntimeActor(BaseActor):
             self.send(ref, Reconfigure(cfg=self.cfg, layers=self.effective_layers))
 
     def report(self, now: float) -> None:
+        self.live_reported_at = now
         self.send(self.status, build_report(self, now))
+
+    def report_live(self, now: float) -> None:
+        """Report a price move or a fill without waiting for the next loop, throttled."""
+        if self.started and now - self.live_reported_at >= LIVE_REPORT_MIN_SEC:
+            self.report(now)
 
     def snapshot(self, now: float) -> RuntimeSnapshot:
         return RuntimeSnapshot(
@@ -271,6 +281,7 @@ class RuntimeActor(BaseActor):
                 self.relayed = price
                 for ref in self.slots.values():
                     self.send(ref, MarketPrice(price=price, ts=ev.ts))
+            self.report_live(ev.ts)
         self.connection.last_frame = ev.ts
 
     @handles(Candle)
@@ -333,6 +344,8 @@ class RuntimeActor(BaseActor):
     @handles(SlotReport)
     def _slot_report(self, r: SlotReport) -> None:
         runtime_loop.absorb(self, r)
+        if r.fills or r.booked:
+            self.report_live(self.clock.now())
 
     @handles(OpenOrderCensus)
     def _census(self, msg: OpenOrderCensus) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from actors.alerts import Alert
+from actors.alerts import Alert, AlertKind
 from actors.base import handles
 from actors.internal import OrderDone, ReconcileOpen, Submit, Withdrawn
 from actors.messages import (
@@ -103,11 +103,12 @@ class SlotExecutions:
             self.state = sm.bind_txid(self.state, t.local_id, order_id)
             self._dirty = True
 
-    def _alert(self, message: str, now: float) -> None:
-        # "phantom_position": exchange-side position the books cannot show exactly (an execution
-        # not held, or a position without its exit order on the book).
+    def _alert(self, kind: AlertKind, message: str, now: float) -> None:
+        # Exchange-side positions the books cannot show exactly: "untracked_execution" (an execution
+        # of an order the slot does not track), "fill_gap" (executions never reported, booked at the
+        # limit price), "exit_rejected" (a position without its exit order on the book).
         log.warning("ALERT slot %s: %s", self.alias, message)
-        self.send(self.status, Alert(kind="phantom_position", message=message, ts=now, slot_id=self.slot_id))
+        self.send(self.status, Alert(kind=kind, message=message, ts=now, slot_id=self.slot_id))
 
     def _fresh_market(self, ts: float) -> None:
         """Apply the newest market price the runtime relayed before the reducer re-places an
@@ -145,9 +146,17 @@ class SlotExecutions:
     @handles(OrderRejected)
     def _rejected(self, ev: OrderRejected) -> None:
         now = self.clock.now()
-        self.reporter.reject(ev.error)
         t = self._target(ev.order_id, ev.cl_ord_id)
-        log.warning("slot %s: %s rejected: %s (%s)", self.alias, ev.request, ev.error, ev.cl_ord_id)
+        if ev.request == "cancel_order" and unknown_order(ev.error):
+            # A benign race, not an API error: the order filled or was cancelled before the cancel
+            # arrived (its Fill / OrderCanceled, or the next executions snapshot, settles it), or it
+            # never existed (the unconfirmed probe below). Not a reject, not a consecutive error.
+            self.reporter.counters["cancel_unknown"] += 1
+            log.info("slot %s: cancel of an order the exchange no longer knows (%s %s)", self.alias,
+                     ev.cl_ord_id, ev.order_id)
+        else:
+            self.reporter.reject(ev.error)
+            log.warning("slot %s: %s rejected: %s (%s)", self.alias, ev.request, ev.error, ev.cl_ord_id)
         if t is None or self.halted:
             pass
         elif ev.request == "add_order" and not t.txid:
@@ -257,8 +266,9 @@ class SlotExecutions:
             log.warning("slot %s: exit %s failed %d times in a row (%s); next try in %.0f s", self.alias, key, n,
                         why, delay)
         if n == RETRY_ALERT_AFTER:
-            self._alert(f"the exit of {key} was refused {n} times in a row (last: {why}); the position has no "
-                        f"exit order on the exchange; retrying with backoff up to every {RETRY_MAX_S:.0f} s", now)
+            self._alert("exit_rejected", f"the exit of {key} was refused {n} times in a row (last: {why}); the "
+                        f"position has no exit order on the exchange; retrying with backoff up to every "
+                        f"{RETRY_MAX_S:.0f} s", now)
 
     def _hold(self, key: str, delay: float, now: float) -> bool:
         """Keep the chain's fresh re-issue from going out for `delay`: it stays in the reducer
@@ -303,8 +313,8 @@ class SlotExecutions:
             self.reporter.counters["unknown_reports"] += 1
             log.warning("slot %s: execution %s for untracked order %s", self.alias, ev.exec_id, ev.order_id)
             if t is None and not ev.snapshot and not self.halted:
-                self._alert(f"execution {ev.exec_id} ({ev.last_qty:.8f} @ {ev.last_price:.7f}) of order "
-                            f"{ev.order_id}, which the slot does not track", ev.ts)
+                self._alert("untracked_execution", f"execution {ev.exec_id} ({ev.last_qty:.8f} @ "
+                            f"{ev.last_price:.7f}) of order {ev.order_id}, which the slot does not track", ev.ts)
             return
         self._bind(t, ev.order_id, ev.cl_ord_id)
         agg = self.fills.add(ev, self.slot_id)
@@ -382,8 +392,8 @@ class SlotExecutions:
         self._rows.extend(agg.rows)
         if agg.gap_filled > EPS:
             self.reporter.counters["fill_gaps"] += 1
-            self._alert(f"order {order_id} ended ({kind}) with {agg.gap_filled:.8f} DOGE of executions never "
-                        f"reported; booked at its limit price {t.price:.7f}", ts)
+            self._alert("fill_gap", f"order {order_id} ended ({kind}) with {agg.gap_filled:.8f} DOGE of executions "
+                        f"never reported; booked at its limit price {t.price:.7f}", ts)
         key = self._chain(t)
         if kind == "filled":
             if t.placed_at > 0:

@@ -21,8 +21,9 @@ from store.rows import EventRow
 COUNTERS = ("fills_booked", "duplicate_fills_ignored", "cycles_booked", "orders_placed", "orders_rejected",
             "orders_canceled", "invariant_halts", "unknown_reports",
             # uncertain reports (actors/slot_exec.py): add_order timeouts, executions booked at the
-            # limit price after giving up on their reports, held-back exit re-issues, refused events
-            "orders_unconfirmed", "fill_gaps", "exit_retries_held", "events_rejected")
+            # limit price after giving up on their reports, held-back exit re-issues, refused events,
+            # cancels answered "unknown order" (a benign race: neither a reject nor an API error)
+            "orders_unconfirmed", "fill_gaps", "exit_retries_held", "events_rejected", "cancel_unknown")
 
 
 class SlotReporter:

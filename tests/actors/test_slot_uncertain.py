@@ -232,7 +232,7 @@ def test_missing_executions_are_estimated_only_when_nothing_more_can_come(rig, r
         tick(rig, 11 + FILL_WAIT_S + 1)
     assert len(exits(rig)) == 1 and exits(rig)[0].volume == pytest.approx(buy.volume)
     assert info(rig)["counters"]["fill_gaps"] == 1
-    assert [a.kind for a in alerts(rig)] == ["phantom_position"]
+    assert [a.kind for a in alerts(rig)] == ["fill_gap"]
     # The straggler arrives after all: its row is booked once, nothing is applied twice.
     deliver(rig, fill(buy, "OB-1", "E2", buy.volume - half, buy.volume))
     deliver(rig, fill(buy, "OB-1", "E2", buy.volume - half, buy.volume))
@@ -305,7 +305,7 @@ def test_an_exit_refused_again_and_again_backs_off_then_alerts(rig):
             tick(rig, elapsed)
             assert len(exits(rig)) == before + 1, "retried once the backoff ran out"
         current = exits(rig)[-1]
-    assert [a.kind for a in alerts(rig)] == ["phantom_position"]
+    assert [a.kind for a in alerts(rig)] == ["exit_rejected"]
     assert "refused 4 times" in alerts(rig)[0].message
 
 
@@ -356,3 +356,88 @@ def test_releasing_a_held_back_exit_settles_it_without_an_exchange_cancel():
         assert info(rig)["parked"] == [] and not info(rig)["halted"]
     finally:
         pykka.ActorRegistry.stop_all()
+
+
+# --------------------------------------------------------------------------- 7. cancels of orders already gone
+
+
+class GuardRuntime:
+    """What `runtime_loop.absorb` reads and calls: enough to run the consecutive-API-error guard."""
+
+    def __init__(self, max_errors: int) -> None:
+        from actors.clock import VirtualClock
+        from actors.runtime_state import Telemetry
+        from core.config import load_settings
+
+        self.settings, _ = load_settings(env={"ORDER_SIZE_USD": "10", "MAX_CONSECUTIVE_ERRORS": str(max_errors)})
+        self.clock = VirtualClock(T0)
+        self.telemetry = Telemetry()
+        self.reports: dict[int, SlotReport] = {}
+        self.halted_slots: set[int] = set()
+        self.pnl_day, self.pnl_today = "", 0.0
+        self.paused: list[str] = []
+
+    def pause(self, kind: str, reason: str, now: float) -> None:
+        self.paused.append(kind)
+
+    def absorb(self, reports: list[SlotReport]) -> None:
+        from actors import runtime_loop
+
+        for r in reports:
+            runtime_loop.absorb(self, r)
+
+
+def unknown_cancel(order: PlaceOrder, oid: str | None, ts: float) -> OrderRejected:
+    return OrderRejected(cl_ord_id=order.cl_ord_id, order_id=oid, error="EOrder:Unknown order",
+                         request="cancel_order", ts=ts)
+
+
+def test_a_burst_of_unknown_order_cancel_replies_is_benign_and_the_fill_still_settles(rig):
+    max_errors = rig.settings.max_consecutive_errors
+    orders = bootstrapped(rig)
+    buy = orders["B"]
+    accept(rig, buy, "OB-1")
+    # The order filled while our cancels were on the way: every one is answered "unknown order"
+    # (by exchange id and by client id; plus cancels of orders the slot no longer tracks at all).
+    stray = PlaceOrder(cl_ord_id="s3-BE1-rr", side="buy", price=buy.price, volume=buy.volume)
+    burst = [unknown_cancel(buy, "OB-1", T0 + 2 + i) for i in range(max_errors + 2)]
+    burst += [unknown_cancel(buy, None, T0 + 20), unknown_cancel(stray, "O-GONE", T0 + 21)]
+    deliver(rig, *burst)
+    counters = info(rig)["counters"]
+    assert counters["cancel_unknown"] == len(burst) and counters["orders_rejected"] == 0
+    reports = rig.runtime.ask(Recorded(SlotReport))
+    assert not any(r.rejects for r in reports), "not an order reject, not an API error"
+    guard = GuardRuntime(max_errors)
+    guard.absorb(reports)
+    assert guard.paused == [] and guard.telemetry.api.consecutive == 0
+    assert not info(rig)["halted"]
+    # The fill that explains the race still settles the order: booked once, its exit placed.
+    deliver(rig, fill(buy, "OB-1", "E1", buy.volume, buy.volume, final=True))
+    assert booked(rig) == ["E1"]
+    assert len(exits(rig)) == 1 and exits(rig)[0].volume == pytest.approx(buy.volume)
+
+
+def test_an_unknown_order_cancel_whose_report_never_comes_is_settled_by_the_snapshot(rig):
+    orders = bootstrapped(rig)
+    accept(rig, orders["A"], "OA-1")
+    accept(rig, orders["B"], "OB-1")
+    deliver(rig, unknown_cancel(orders["B"], "OB-1", T0 + 2))
+    assert [o.txid for o in info(rig)["state"].orders if o.trade_id == "B"] == ["OB-1"], "kept until explained"
+    deliver(rig, ReconcileOpen(open_orders={"OA-1": orders["A"].cl_ord_id}, startup=False, now=T0 + 40))
+    state = info(rig)["state"]
+    assert "OB-1" not in {o.txid for o in state.orders} and not info(rig)["halted"]
+    assert info(rig)["counters"]["orders_rejected"] == 0
+
+
+def test_a_burst_of_add_order_errors_still_pauses_the_bot(rig):
+    max_errors = rig.settings.max_consecutive_errors
+    bootstrapped(rig)
+    deliver(rig, *[OrderRejected(cl_ord_id=f"s3-BE1-{900 + i}", error="EOrder:Insufficient funds", ts=T0 + 2 + i)
+                   for i in range(max_errors)])
+    # An "unknown order" answer to an add_order is an error like any other.
+    deliver(rig, OrderRejected(cl_ord_id="s3-BE1-999", error="EOrder:Unknown order", ts=T0 + 30))
+    assert info(rig)["counters"]["orders_rejected"] == max_errors + 1
+    guard = GuardRuntime(max_errors)
+    guard.absorb(rig.runtime.ask(Recorded(SlotReport)))
+    assert guard.paused and set(guard.paused) == {"api_errors"}
+    assert guard.telemetry.api.consecutive == max_errors + 1
