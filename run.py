@@ -172,8 +172,15 @@ def start_web(settings: Settings, system: Any) -> Any:
         return None
     from actors.internal import Subscribe
 
-    web = WebActor.start(system.command, host=settings.dashboard_host, port=settings.dashboard_port,
-                         token=settings.dashboard_token)
+    try:
+        web = WebActor.start(system.command, host=settings.dashboard_host, port=settings.dashboard_port,
+                             token=settings.dashboard_token, metrics_source=system.metrics)
+    except (OSError, ValueError) as exc:
+        # A busy port or a non-loopback bind without DASHBOARD_TOKEN: the bot trades on without
+        # a dashboard rather than dying, and says why once.
+        log.error("dashboard not started: %s", exc)
+        print(f"dashboard: not started ({exc})", flush=True)
+        return None
     port = web.proxy().bound_port().get(timeout=10)
     system.refs["status"].tell(Subscribe(sink=web))
     print(f"dashboard: http://{settings.dashboard_host}:{port}/", flush=True)

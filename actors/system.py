@@ -209,6 +209,26 @@ class System:
     def status(self, timeout: float = 10.0) -> StatusSnapshot:
         return self.refs["status"].ask(GetStatus(), timeout=timeout)
 
+    def metrics(self, timeout: float = 1.0) -> dict[str, Any]:
+        """Gauges for `/metrics`: every actor's inbox depth and the rate budget's counters.
+
+        Inbox depths are read without a message (`qsize`), so a stuck actor still shows its
+        backlog; the rate budget answers an ask, bounded by `timeout`.
+        """
+        depths: dict[str, int] = {}
+        for name, ref in self.refs.items():
+            inbox = getattr(ref, "actor_inbox", None)
+            if inbox is not None:
+                depths[name] = inbox.qsize()
+        for slot_id, ref in self.slot_refs(timeout=timeout).items():
+            depths[f"slot_{slot_id}"] = ref.actor_inbox.qsize()
+        out: dict[str, Any] = {"actor_queue_depth": depths}
+        budget = self.refs["rate_budget"].ask(Inspect(), timeout=timeout)
+        for key in ("trading_counter", "trading_threshold", "throttled", "held", "open_orders",
+                    "forwarded", "throttled_total"):
+            out[f"rate_budget_{key}"] = budget[key]
+        return out
+
     def inspect(self, name: str, timeout: float = 10.0) -> Any:
         return self.refs[name].ask(Inspect(), timeout=timeout)
 

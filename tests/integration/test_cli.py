@@ -89,3 +89,23 @@ def test_paper_mode_without_network_starts_and_stops_cleanly(tmp_path):
             proc.kill()
     assert proc.returncode == 0, (seen + err)[-2000:]
     assert "no initial price" in seen + err
+
+
+def test_busy_dashboard_port_leaves_the_bot_trading_and_says_why(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = _start([], _env(tmp_path, SIM_SPEED="600", INITIAL_SLOTS="1", DASHBOARD_PORT=str(port)))
+        try:
+            out = _read_until(proc, "dashboard:", 60)
+            assert "dashboard: not started" in out
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "placed entry" in err and "stopped cleanly" in err
