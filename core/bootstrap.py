@@ -70,6 +70,28 @@ def buy_cost(volume: float, price: float, rules: PairRules) -> float:
     return volume * price * (1.0 + rules.maker_fee_pct / 100.0)
 
 
+def _plan_without_orders(
+    decision: BootstrapDecision,
+    *,
+    mode_source: Literal["none", "balance", "regime"],
+    order_source: Literal["bootstrap", "bootstrap_regime"],
+    reason: str,
+    pause_reason: str | None = None,
+) -> BootstrapPlan:
+    """A plan that places no entry (waiting or cannot): no volumes, no one-sided mode flags."""
+    return BootstrapPlan(
+        decision=decision,
+        a_volume=None,
+        b_volume=None,
+        long_only=False,
+        short_only=False,
+        mode_source=mode_source,
+        order_source=order_source,
+        reason=reason,
+        pause_reason=pause_reason,
+    )
+
+
 def plan_bootstrap(
     *,
     slot_id: int,
@@ -97,12 +119,8 @@ def plan_bootstrap(
     order's real cost (2 x min_cost_usd alone would under-fund a 100-DOGE buy at any normal price).
     """
     if order_volume is None or not rules.meets_minimums(order_volume, price):
-        return BootstrapPlan(
-            decision="wait_min_size",
-            a_volume=None,
-            b_volume=None,
-            long_only=False,
-            short_only=False,
+        return _plan_without_orders(
+            "wait_min_size",
             mode_source="none",
             order_source="bootstrap",
             reason=f"slot {slot_id}: order size below Kraken minimum at {price:.7f}; waiting",
@@ -154,23 +172,15 @@ def plan_bootstrap(
     ).decision != "cannot":
         # Only the regime stands in the way (the funded side is the suppressed one): wait for the
         # suppression to lapse instead of pausing the whole bot.
-        return BootstrapPlan(
-            decision="cannot",
-            a_volume=None,
-            b_volume=None,
-            long_only=False,
-            short_only=False,
+        return _plan_without_orders(
+            "cannot",
             mode_source="regime",
             order_source=order_source,
             reason=f"slot {slot_id}: trade {suppressed_trade} suppressed by regime and the other side unfunded; waiting",
         )
     text = f"slot {slot_id} cannot bootstrap: insufficient USD and DOGE"
-    return BootstrapPlan(
-        decision="cannot",
-        a_volume=None,
-        b_volume=None,
-        long_only=False,
-        short_only=False,
+    return _plan_without_orders(
+        "cannot",
         mode_source="none",
         order_source=order_source,
         reason=f"{text} (usd {usd:.2f}, doge {doge:.2f}, min volume {min_vol:g})",

@@ -12,13 +12,15 @@ from msgspec.structs import replace
 from core import pricing
 from core.engine_config import EngineConfig
 from core.sizing import OrderSize
-from core.slot_accounting import advance_clock, book_cycle, update_loss_counters
+from core.slot_accounting import advance_clock, update_loss_counters
 from core.slot_ops import (
     Result,
+    book_exit_cycle,
     close_trade,
     new_entry,
     rearm_pending,
     reissue_exit,
+    request_cancel,
     set_pending,
     sync_s2_flag,
     without_order,
@@ -27,10 +29,8 @@ from core.slot_settle import reissue_recovery
 from core.slot_types import (
     TRADES,
     Action,
-    CancelOrderAction,
     ModeSource,
     PairState,
-    PendingCancel,
     TradeId,
     cooldown_until,
     entry_pending,
@@ -177,41 +177,22 @@ def release_exit(
     if not math.isfinite(now):
         return state, []
     state = without_order(advance_clock(state, now), local_id)
-    state, booked = book_cycle(
+    state, booked = book_exit_cycle(
         state,
         cfg,
-        trade_id=order.trade_id,
-        cycle=order.cycle,
-        entry_price=order.entry_price,
+        order,
         exit_price=price,
         volume=order.volume,
         entry_fee=order.entry_fee,
         exit_fee=0.0,
-        entry_time=order.entry_filled_at,
-        from_recovery=False,
         close_reason="released",
     )
     state = update_loss_counters(state, order.trade_id, booked.record.net_profit, cfg)
-    marker = PendingCancel(
-        local_id=order.local_id,
-        kind="exit",
-        side=order.side,
-        trade_id=order.trade_id,
-        cycle=order.cycle,
-        price=order.price,
-        volume=order.volume,
-        txid=order.txid,
-        entry_price=order.entry_price,
-        booked_price=price,
-        requested_at=state.now,
-        reason="release",
+    state, cancel = request_cancel(
+        state, order, kind="exit", reason="release", entry_price=order.entry_price, booked_price=price
     )
-    state = replace(state, pending_cancels=(*state.pending_cancels, marker))
     state = close_trade(state, cfg, order.trade_id, order.cycle)
-    actions: list[Action] = [
-        booked,
-        CancelOrderAction(local_id=order.local_id, txid=order.txid, reason="release"),
-    ]
+    actions: list[Action] = [booked, cancel]
     if order_size_usd is not None:
         state, placed = rearm_pending(state, cfg, order_size_usd)
         actions.extend(placed)

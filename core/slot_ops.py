@@ -17,11 +17,13 @@ from core.slot_types import (
     EXIT_SIDE,
     TRADES,
     Action,
+    BookCycleAction,
     CancelOrderAction,
     OrderState,
     OrphanOrderAction,
     PairState,
     PendingCancel,
+    PendingKind,
     PlaceOrderAction,
     RecoveryOrder,
     TradeId,
@@ -67,6 +69,35 @@ def mark_price(state: PairState, fallback: float) -> float:
     return state.market_price if state.market_price > 0 else fallback
 
 
+def place_order_action(order: OrderState) -> PlaceOrderAction:
+    """The exchange placement of an active entry or exit, exactly as the slot records it."""
+    return PlaceOrderAction(
+        local_id=order.local_id,
+        side=order.side,
+        role=order.role,
+        price=order.price,
+        volume=order.volume,
+        trade_id=order.trade_id,
+        cycle=order.cycle,
+        reason=order.reason,
+    )
+
+
+def place_recovery_action(rec: RecoveryOrder, reason: str) -> PlaceOrderAction:
+    """The exchange placement of recovery `rec`'s exit order."""
+    return PlaceOrderAction(
+        local_id=rec.local_id,
+        side=rec.side,
+        role="exit",
+        price=rec.price,
+        volume=rec.volume,
+        trade_id=rec.trade_id,
+        cycle=rec.cycle,
+        reason=reason,
+        recovery_id=rec.recovery_id,
+    )
+
+
 # --------------------------------------------------------------------------- entries
 
 
@@ -94,17 +125,7 @@ def new_entry(state: PairState, cfg: EngineConfig, trade_id: TradeId, size: Orde
         reason=reason,
     )
     state = set_pending(replace(state, orders=(*state.orders, order)), trade_id, False)
-    action = PlaceOrderAction(
-        local_id=local_id,
-        side=side,
-        role="entry",
-        price=price,
-        volume=sized.volume,
-        trade_id=trade_id,
-        cycle=cycle,
-        reason=reason,
-    )
-    return state, [action]
+    return state, [place_order_action(order)]
 
 
 def rearm_pending(state: PairState, cfg: EngineConfig, size: OrderSize) -> Result:
@@ -133,25 +154,73 @@ def close_trade(state: PairState, cfg: EngineConfig, trade_id: TradeId, closed_c
     return set_pending(state, trade_id, True)
 
 
-def cancel_entry(state: PairState, order: OrderState, reason: str) -> Result:
-    """Take an entry off the book, remembering it until the exchange confirms the outcome."""
+def request_cancel(
+    state: PairState,
+    order: OrderState,
+    *,
+    kind: PendingKind,
+    reason: str,
+    entry_price: float = 0.0,
+    booked_price: float = 0.0,
+) -> tuple[PairState, CancelOrderAction]:
+    """Cancel active `order` on the exchange, remembering it until the exchange confirms the outcome.
+
+    An exit whose position was already booked passes its `entry_price` and the `booked_price`, so a
+    late execution is booked as an adjustment against it.
+    """
     marker = PendingCancel(
         local_id=order.local_id,
-        kind="entry",
+        kind=kind,
         side=order.side,
         trade_id=order.trade_id,
         cycle=order.cycle,
         price=order.price,
         volume=order.volume,
         txid=order.txid,
+        entry_price=entry_price,
+        booked_price=booked_price,
         requested_at=state.now,
         reason=reason,
     )
-    state = replace(without_order(state, order.local_id), pending_cancels=(*state.pending_cancels, marker))
-    return state, [CancelOrderAction(local_id=order.local_id, txid=order.txid, reason=reason)]
+    state = replace(state, pending_cancels=(*state.pending_cancels, marker))
+    return state, CancelOrderAction(local_id=order.local_id, txid=order.txid, reason=reason)
+
+
+def cancel_entry(state: PairState, order: OrderState, reason: str) -> Result:
+    """Take an entry off the book, remembering it until the exchange confirms the outcome."""
+    state, cancel = request_cancel(without_order(state, order.local_id), order, kind="entry", reason=reason)
+    return state, [cancel]
 
 
 # --------------------------------------------------------------------------- exits
+
+
+def book_exit_cycle(
+    state: PairState,
+    cfg: EngineConfig,
+    order: OrderState,
+    *,
+    exit_price: float,
+    volume: float,
+    entry_fee: float,
+    exit_fee: float,
+    close_reason: str,
+) -> tuple[PairState, BookCycleAction]:
+    """Book (part of) active exit `order`'s position as closed at `exit_price`."""
+    return book_cycle(
+        state,
+        cfg,
+        trade_id=order.trade_id,
+        cycle=order.cycle,
+        entry_price=order.entry_price,
+        exit_price=exit_price,
+        volume=volume,
+        entry_fee=entry_fee,
+        exit_fee=exit_fee,
+        entry_time=order.entry_filled_at,
+        from_recovery=False,
+        close_reason=close_reason,
+    )
 
 
 def new_exit(
@@ -184,17 +253,7 @@ def new_exit(
         entry_filled_at=entry_filled_at,
         reason=reason,
     )
-    action = PlaceOrderAction(
-        local_id=local_id,
-        side=side,
-        role="exit",
-        price=price,
-        volume=volume,
-        trade_id=trade_id,
-        cycle=cycle,
-        reason=reason,
-    )
-    return replace(state, orders=(*state.orders, order)), [action]
+    return replace(state, orders=(*state.orders, order)), [place_order_action(order)]
 
 
 def dust_writeoff(
@@ -269,29 +328,59 @@ def reissue_exit(
 # --------------------------------------------------------------------------- recoveries
 
 
+def drop_recovery(state: PairState, rec: RecoveryOrder) -> PairState:
+    """The slot without recovery `rec` (matched by recovery id)."""
+    rest = tuple(r for r in state.recovery_orders if r.recovery_id != rec.recovery_id)
+    return replace(state, recovery_orders=rest)
+
+
+def book_recovery_cycle(
+    state: PairState,
+    cfg: EngineConfig,
+    rec: RecoveryOrder,
+    *,
+    exit_price: float,
+    volume: float,
+    entry_fee: float,
+    exit_fee: float,
+    close_reason: str,
+    round_trip: bool = True,
+) -> tuple[PairState, BookCycleAction]:
+    """Book (part of) recovery `rec`'s position as closed at `exit_price`."""
+    return book_cycle(
+        state,
+        cfg,
+        trade_id=rec.trade_id,
+        cycle=rec.cycle,
+        entry_price=rec.entry_price,
+        exit_price=exit_price,
+        volume=volume,
+        entry_fee=entry_fee,
+        exit_fee=exit_fee,
+        entry_time=rec.entry_filled_at,
+        from_recovery=True,
+        close_reason=close_reason,
+        recovery_id=rec.recovery_id,
+        round_trip=round_trip,
+    )
+
+
 def evict_recovery(state: PairState, cfg: EngineConfig, rec: RecoveryOrder) -> Result:
     """Drop a recovery at the cap: book its result at the market now, cancel its exchange order.
 
     The marker books any execution reported before the cancel landed as an adjustment.
     """
     price = mark_price(state, rec.entry_price)
-    state = replace(
-        state, recovery_orders=tuple(r for r in state.recovery_orders if r.recovery_id != rec.recovery_id)
-    )
-    state, booked = book_cycle(
+    state = drop_recovery(state, rec)
+    state, booked = book_recovery_cycle(
         state,
         cfg,
-        trade_id=rec.trade_id,
-        cycle=rec.cycle,
-        entry_price=rec.entry_price,
+        rec,
         exit_price=price,
         volume=rec.volume,
         entry_fee=rec.entry_fee,
         exit_fee=0.0,
-        entry_time=rec.entry_filled_at,
-        from_recovery=True,
         close_reason="evicted",
-        recovery_id=rec.recovery_id,
     )
     marker = PendingCancel(
         local_id=rec.local_id,
@@ -404,18 +493,7 @@ def place_recovery_exit(
     )
     state = replace(state, next_recovery_id=rec.recovery_id + 1)
     state, actions = add_recovery(state, cfg, rec)
-    place = PlaceOrderAction(
-        local_id=local_id,
-        side=side,
-        role="exit",
-        price=price,
-        volume=volume,
-        trade_id=trade_id,
-        cycle=cycle,
-        reason=reason,
-        recovery_id=rec.recovery_id,
-    )
-    return state, [*actions, place]
+    return state, [*actions, place_recovery_action(rec, reason)]
 
 
 # --------------------------------------------------------------------------- pending cancels

@@ -17,14 +17,18 @@ from msgspec.structs import replace
 
 from core import pricing
 from core.engine_config import EngineConfig
-from core.slot_accounting import book_cycle, book_entry_fee, update_loss_counters
+from core.slot_accounting import book_entry_fee, update_loss_counters
 from core.slot_ops import (
     Result,
     alloc_order_id,
     book_adjustment,
+    book_exit_cycle,
+    book_recovery_cycle,
     close_trade,
+    drop_recovery,
     dust_writeoff,
     new_exit,
+    place_recovery_action,
     place_recovery_exit,
     pop_pending,
     reissue_exit,
@@ -39,7 +43,6 @@ from core.slot_types import (
     OrderState,
     PairState,
     PendingCancel,
-    PlaceOrderAction,
     RecoveryOrder,
     find_order,
     find_recovery,
@@ -96,18 +99,8 @@ def close_position(
     fee: float,
 ) -> Result:
     """An exit executed in full: book the cycle, update the losing streak, start the next cycle."""
-    st, booked = book_cycle(
-        st,
-        cfg,
-        trade_id=order.trade_id,
-        cycle=order.cycle,
-        entry_price=order.entry_price,
-        exit_price=price,
-        volume=volume,
-        entry_fee=entry_fee,
-        exit_fee=fee,
-        entry_time=order.entry_filled_at,
-        from_recovery=False,
+    st, booked = book_exit_cycle(
+        st, cfg, order, exit_price=price, volume=volume, entry_fee=entry_fee, exit_fee=fee,
         close_reason="filled",
     )
     st = update_loss_counters(st, order.trade_id, booked.record.net_profit, cfg)
@@ -143,11 +136,6 @@ def late_execution(
     return book_adjustment(st, cfg, marker, volume, price, fee)
 
 
-def _drop_recovery(st: PairState, rec: RecoveryOrder) -> PairState:
-    rest = tuple(r for r in st.recovery_orders if r.recovery_id != rec.recovery_id)
-    return replace(st, recovery_orders=rest)
-
-
 def _book_recovery(
     st: PairState,
     cfg: EngineConfig,
@@ -160,20 +148,15 @@ def _book_recovery(
     reason: str,
     round_trip: bool = True,
 ) -> tuple[PairState, BookCycleAction]:
-    st, booked = book_cycle(
+    st, booked = book_recovery_cycle(
         st,
         cfg,
-        trade_id=rec.trade_id,
-        cycle=rec.cycle,
-        entry_price=rec.entry_price,
+        rec,
         exit_price=price,
         volume=volume,
         entry_fee=entry_fee,
         exit_fee=exit_fee,
-        entry_time=rec.entry_filled_at,
-        from_recovery=True,
         close_reason=reason,
-        recovery_id=rec.recovery_id,
         round_trip=round_trip,
     )
     if reason == "recovery_fill":
@@ -186,7 +169,7 @@ def reissue_recovery(st: PairState, cfg: EngineConfig, rec: RecoveryOrder, price
 
     Any recovery with the same id is replaced. Below the exchange minimums it is written off.
     """
-    st = _drop_recovery(st, rec)
+    st = drop_recovery(st, rec)
     price = pricing.maker_guard(price, st.market_price, rec.side, cfg)
     if not cfg.rules.meets_minimums(rec.volume, price):
         return dust_writeoff(
@@ -203,17 +186,7 @@ def reissue_recovery(st: PairState, cfg: EngineConfig, rec: RecoveryOrder, price
         )
     st, new_id = alloc_order_id(st)
     fresh = replace(rec, local_id=new_id, price=price, txid="")
-    place = PlaceOrderAction(
-        local_id=new_id,
-        side=rec.side,
-        role="exit",
-        price=price,
-        volume=rec.volume,
-        trade_id=rec.trade_id,
-        cycle=rec.cycle,
-        reason="recovery_reissue",
-        recovery_id=rec.recovery_id,
-    )
+    place = place_recovery_action(fresh, "recovery_reissue")
     return replace(st, recovery_orders=(*st.recovery_orders, fresh)), [place]
 
 
@@ -235,7 +208,7 @@ def on_recovery_fill(
         return late_execution(st, cfg, marker, volume, price, fee, "late_recovery_fill")
     price = price if price > 0 else rec.price
     volume = min(volume, rec.volume)
-    st = _drop_recovery(st, rec)
+    st = drop_recovery(st, rec)
     if rec.volume - volume <= VOLUME_EPS:
         st, booked = _book_recovery(
             st, cfg, rec, price=price, volume=rec.volume, entry_fee=rec.entry_fee, exit_fee=fee,
@@ -268,7 +241,7 @@ def on_recovery_cancel(
             return st, []
         return late_execution(st, cfg, marker, executed, price, fee, "late_recovery_fill")
     executed = min(max(0.0, executed), rec.volume)
-    st = _drop_recovery(st, rec)
+    st = drop_recovery(st, rec)
     actions: list[Action] = []
     share = 0.0
     if executed > 0:
@@ -349,18 +322,8 @@ def exit_closed_short(
     if executed <= 0:
         return reissue_exit(st, cfg, order, order.volume, order.entry_fee, reason="exit_reissue")
     share = order.entry_fee * executed / order.volume
-    st, booked = book_cycle(
-        st,
-        cfg,
-        trade_id=order.trade_id,
-        cycle=order.cycle,
-        entry_price=order.entry_price,
-        exit_price=price,
-        volume=executed,
-        entry_fee=share,
-        exit_fee=fee,
-        entry_time=order.entry_filled_at,
-        from_recovery=False,
+    st, booked = book_exit_cycle(
+        st, cfg, order, exit_price=price, volume=executed, entry_fee=share, exit_fee=fee,
         close_reason="partial_cancel",
     )
     st, reissued = reissue_exit(st, cfg, order, remaining, order.entry_fee - share, reason="exit_reissue")
