@@ -23,19 +23,16 @@ from core.slot_ops import (
     alloc_order_id,
     book_adjustment,
     book_exit_cycle,
-    book_recovery_cycle,
     close_trade,
-    drop_recovery,
     dust_writeoff,
     new_exit,
-    place_recovery_action,
-    place_recovery_exit,
     pop_pending,
     reissue_exit,
     reset_refresh,
     set_pending,
     without_order,
 )
+from core.slot_recovery import book_recovery_cycle, drop_recovery, place_recovery_action, place_recovery_exit
 from core.slot_types import (
     Action,
     BookCycleAction,

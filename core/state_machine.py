@@ -32,14 +32,13 @@ from core.slot_invariants import check_invariants, is_bootstrap_pending_state, i
 from core.slot_ops import (
     Result,
     cancel_entry,
-    enforce_recovery_cap,
     new_entry,
-    orphan_exit,
     pop_pending,
     rearm_pending,
     sync_s2_flag,
     without_order,
 )
+from core.slot_recovery import enforce_recovery_cap, orphan_exit
 from core.slot_settle import (
     VOLUME_EPS,
     close_position,

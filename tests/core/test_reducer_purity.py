@@ -19,6 +19,7 @@ ENGINE_MODULES = (
     "state_machine",
     "slot_types",
     "slot_ops",
+    "slot_recovery",
     "slot_helpers",
     "slot_invariants",
     "slot_accounting",
