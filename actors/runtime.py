@@ -156,6 +156,17 @@ class RuntimeActor(BaseActor):
             self.report(now)
 
     def resume(self, now: float, why: str = "operator") -> None:
+        if self.mode != "RUNNING" and self.loss.active:
+            # The daily loss lock outranks every other reason to stop: whatever cleared (stale
+            # price, start-up, funds), the bot stays paused until the lock itself clears.
+            if self.mode != "PAUSED" or self.pause_kind != "loss_lock":
+                self.mode = "PAUSED"
+                self.pause_kind = "loss_lock"
+                self.pause_reason = f"daily loss lock active ({why} did not resume)"
+                self.send(self.rate_budget, BudgetMode(paused=True))
+                log.warning("still PAUSED: %s", self.pause_reason)
+                self.report(now)
+            return
         if self.mode != "RUNNING":
             self.mode = "RUNNING"
             self.pause_kind = ""
@@ -258,10 +269,12 @@ class RuntimeActor(BaseActor):
             self.report(msg.now)
             return
         self.started = True
+        # The lock first: a restored lock that a UTC rollover or a raised limit clears must let
+        # the bot resume, and one still active must keep it paused.
+        runtime_loop.evaluate_loss_lock(self, msg.now)
         if self.mode == "PAUSED" and self.pause_kind == "startup":
             self.resume(msg.now, "start-up complete")
         self.send(self.rate_budget, BudgetMode(paused=self.mode != "RUNNING"))
-        self.loss = loss_lock.evaluate(self.loss, self.settings.daily_loss_limit, msg.now)[0]
         runtime_loop.run(self, msg.now)
 
     @handles(LoopTick)

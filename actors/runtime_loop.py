@@ -95,13 +95,24 @@ def api_result(rt: Any, *, ok: bool, detail: str, now: float) -> None:
         rt.pause("api_errors", e.message, now)
 
 
+def evaluate_loss_lock(rt: Any, now: float) -> None:
+    """Re-check the daily loss lock with nothing newly booked (start-up, limit changes)."""
+    _loss_lock(rt, now, [])
+
+
 def _loss_lock(rt: Any, now: float, booked: list[tuple[float, float]]) -> None:
     was_active = rt.loss.active
     rt.loss, events = loss_lock.step(rt.loss, rt.settings.daily_loss_limit, now, booked)
     for e in events:
         if e.kind == "locked":
             rt.alert("loss_lock_on", e.message, now, severity="critical")
-            rt.pause("loss_lock", e.message, now)
+            if rt.mode == "PAUSED":
+                # Already paused for another reason: the lock takes over that pause, so the
+                # other reason clearing later cannot resume trading under an active lock.
+                rt.pause_kind, rt.pause_reason = "loss_lock", e.message
+                rt.report(now)
+            else:
+                rt.pause("loss_lock", e.message, now)
         else:
             rt.alert("loss_lock_off", e.message, now, severity="info")
     if was_active and not rt.loss.active and rt.mode == "PAUSED" and rt.pause_kind == "loss_lock":
