@@ -98,7 +98,13 @@ def run(system: System, timeout: float) -> StartupTimings:
     if tracked:
         replayed = replay(system, port, tracked, open_orders, census.get("partial", set()))
     replay_ms = _ms(t_replay)
-    router.ask(BroadcastReconcile(startup=True, now=now(), open_orders=open_orders), timeout=10)
+    # Reconcile against the router's census as it stands when it handles the broadcast, not the copy
+    # taken before the replay: replayed fills make slots place new orders (exits) at once, and an
+    # acknowledgement routed ahead of the broadcast is open on the exchange although missing from
+    # that copy; the slot would take it for closed and place it again, leaving the first one unmanaged.
+    # Stream order keeps it consistent: acks routed later reach the slot after its ReconcileOpen.
+    live = None if census["snapshot_seen"] else open_orders
+    router.ask(BroadcastReconcile(startup=True, now=now(), open_orders=live), timeout=10)
     for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
         ref.ask(Inspect(), timeout=10)
     reconcile_ms = _ms(t_reconcile)
