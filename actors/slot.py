@@ -125,6 +125,12 @@ class SlotActor(SlotExecutions, BaseActor):
         if self._rows or self._events or self._dirty:
             self._intents = []  # nothing new goes out during shutdown; re-placed at the next start
             self._persist(self.clock.now())
+        # A stopped actor never sees the results of its last writes: release the barrier counts
+        # held for them (the writes themselves still land), or removing a slot would hold a
+        # backtest's barrier closed forever.
+        if self._unsent:
+            self.inflight.dec(len(self._unsent))
+            self._unsent.clear()
 
     def on_failure(self, exc_type: Any, exc: Any, tb: Any) -> None:
         # Release the barrier for store writes whose result this actor will never see.
