@@ -44,7 +44,12 @@ class RemoveSlots(Command, tag="remove_slots"):
 
 
 class AddLayer(Command, tag="add_layer"):
-    source: Literal["auto", "doge", "usd"] = "auto"
+    """Raise the target layers by one if one layer step is affordable from `source`.
+
+    None means CAPITAL_LAYER_DEFAULT_SOURCE.
+    """
+
+    source: Literal["auto", "doge", "usd"] | None = None
 
 
 class RemoveLayer(Command, tag="remove_layer"):

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from actors import commands as c
+from actors import runtime_loop
 from actors.internal import ReconcileDriftNow, ReleaseExit, RestartSlot, RetireSlot, SoftCloseRecovery
 from actors.slot_io import SlotSnapshot
 from core import aliases, guardrails, loss_lock, pnl_audit, pricing, recovery_ops
@@ -152,9 +153,25 @@ def _remove_slots(rt: Any, cmd: c.RemoveSlots, now: float) -> c.CommandReply:
 
 
 def _add_layer(rt: Any, cmd: c.AddLayer, now: float) -> c.CommandReply:
+    # One layer step is funded for CAPITAL_LAYER_ORDER_BUDGET orders (the open-order limit), not
+    # for today's orders: adding slots later must not find the layer unfunded. `source` says
+    # which free balance must cover it: DOGE, USD, or either (DOGE-equivalent) for auto.
+    s = rt.settings
+    source = cmd.source or s.capital_layer_default_source
+    if rt.price <= 0:
+        return _refused(cmd, "layer add refused: market price unavailable")
+    step_doge = s.capital_layer_order_budget * s.capital_layer_doge_per_order
+    need = step_doge * s.capital_layer_balance_buffer
+    funds = runtime_loop.free_funds(rt)
+    have = {"doge": funds.doge_available, "usd": funds.usd_available / rt.price,
+            "auto": funds.doge_available + funds.usd_available / rt.price}[source]
+    if have + 1e-9 < need:
+        return _refused(cmd, f"layer add refused: one step needs {need:.2f} DOGE-equivalent free from {source}, "
+                        f"{have:.2f} available", source=source, required_doge_eq=round(need, 8),
+                        available_doge_eq=round(have, 8))
     rt.target_layers += 1
-    return _reply(cmd, True, f"target layers {rt.target_layers} (source {cmd.source}); effective layers follow "
-                  "the balances at the next tick", target_layers=rt.target_layers)
+    return _reply(cmd, True, f"target layers {rt.target_layers} (funded from {source}); effective layers "
+                  "follow the balances at the next tick", target_layers=rt.target_layers, source=source)
 
 
 def _remove_layer(rt: Any, cmd: c.RemoveLayer, now: float) -> c.CommandReply:

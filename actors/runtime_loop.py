@@ -137,6 +137,11 @@ def _layers(rt: Any) -> None:
         rt.reconfigure_slots()
 
 
+def free_funds(rt: Any) -> bootstrap.Funds:
+    """Balances and what the bot's open orders reserve, for commands that check affordability."""
+    return _funds(rt)
+
+
 def _funds(rt: Any) -> bootstrap.Funds:
     reports = rt.reports.values()
     return bootstrap.Funds(
