@@ -24,7 +24,7 @@ from actors import commands as c
 from actors import runtime_loop
 from actors.internal import ReconcileDriftNow, ReleaseExit, RestartSlot, RetireSlot, SoftCloseRecovery
 from actors.slot_io import SlotSnapshot
-from core import aliases, guardrails, loss_lock, pnl_audit, pricing, recovery_ops
+from core import aliases, guardrails, loss_lock, pnl_audit, recovery_ops
 from core import state_machine as sm
 from core.config import apply_overrides
 from core.config_schema import KNOB_BY_NAME, coerce
@@ -204,13 +204,8 @@ def _views(rt: Any) -> list[recovery_ops.RecoveryView]:
 
 
 def _soft_close_one(rt: Any, view: recovery_ops.RecoveryView, now: float, reason: str) -> str | None:
-    price = recovery_ops.soft_close_price(view.side, rt.price, view.price, rt.cfg.rules)
+    price = recovery_ops.guarded_soft_close_price(view.side, rt.price, view.price, rt.cfg)
     if price is None or view.slot_id not in rt.slots:
-        return None
-    # The slot applies the maker guard (sm.reprice_recovery): report the price it will really use,
-    # and never send a "soft close" that the guard would turn into a move away from the market.
-    price = pricing.maker_guard(price, rt.price, view.side, rt.cfg)
-    if recovery_ops.distance_pct(price, rt.price) >= recovery_ops.distance_pct(view.price, rt.price):
         return None
     rt.send(rt.slots[view.slot_id], SoftCloseRecovery(recovery_id=view.recovery_id, price=price, now=now,
                                                       reason=reason))

@@ -34,7 +34,7 @@ from actors.internal import (
     SoftCloseRecovery,
 )
 from actors.store_messages import InsertPrices
-from core import bootstrap, guardrails, loss_lock, pricing, recovery_ops, sizing
+from core import bootstrap, guardrails, loss_lock, recovery_ops, sizing
 from store.rows import PriceRow
 
 log = logging.getLogger("runtime")
@@ -231,11 +231,8 @@ def _governor(rt: Any, now: float, utilization: float) -> None:
                                                 batch=s.auto_soft_close_batch)
     for p in plans:
         ref = rt.slots.get(p.recovery.slot_id)
-        # The slot applies the maker guard before amending: use the price it will really use, and
-        # skip a reprice the guard would turn into a move away from the market.
-        price = pricing.maker_guard(p.new_price, rt.price, p.recovery.side, rt.cfg)
-        closer = recovery_ops.distance_pct(price, rt.price) < recovery_ops.distance_pct(p.recovery.price, rt.price)
-        if ref is not None and closer:
+        price = recovery_ops.guarded_soft_close_price(p.recovery.side, rt.price, p.recovery.price, rt.cfg)
+        if ref is not None and price is not None:
             rt.send(ref, SoftCloseRecovery(recovery_id=p.recovery.recovery_id, price=price, now=now,
                                            reason="auto_soft_close"))
             rt.auto_soft_close_total += 1

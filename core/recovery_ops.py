@@ -17,7 +17,8 @@ from typing import Literal
 import msgspec
 
 from actors.status import RecoverySummary
-from core import order_ids
+from core import order_ids, pricing
+from core.engine_config import EngineConfig
 from core.guardrails import DEFAULT_ORPHAN_PRESSURE_WARN_AT, orphan_pressure_level
 from core.market import PairRules
 from core.slot_types import PairState
@@ -103,6 +104,20 @@ def soft_close_price(
             return None
         return target if target > current_price + tick / 2 else None
     raise ValueError(f"unknown side {side!r}")
+
+
+def guarded_soft_close_price(side: str, market: float, current_price: float, cfg: EngineConfig) -> float | None:
+    """The soft-close price a slot will really use, or None when it would not move the order closer.
+
+    The slot applies its maker guard (`pricing.maker_guard`, at least ENTRY_PCT from market)
+    before amending; a near-market target inside that distance would otherwise become a move away
+    from the market.
+    """
+    target = soft_close_price(side, market, current_price, cfg.rules)
+    if target is None:
+        return None
+    price = pricing.maker_guard(target, market, side, cfg)  # type: ignore[arg-type]
+    return price if distance_pct(price, market) < distance_pct(current_price, market) else None
 
 
 class SoftClosePlan(msgspec.Struct, frozen=True, kw_only=True):
