@@ -165,30 +165,58 @@ def order_volume(rt: Any, r: SlotReport) -> float | None:
 
 
 def _bootstraps(rt: Any, now: float, funds: bootstrap.Funds) -> bootstrap.Funds:
+    """Plan every empty slot first, then act on the whole pass.
+
+    A pass with any slot that cannot be funded pauses the bot (§24) and places nothing; only a
+    pass where every empty slot can be funded resumes and bootstraps them. Deciding per slot
+    instead made one unfundable and one fundable slot pause and resume the bot every loop.
+    """
     rules = rt.cfg.rules
+    planned: list[tuple[int, bootstrap.BootstrapPlan]] = []
+    cannot: list[tuple[int, bootstrap.BootstrapPlan]] = []
     for sid in sorted(rt.slots):
         r: SlotReport | None = rt.reports.get(sid)
         if r is None or not r.empty or r.halted or r.retiring:
+            rt.cannot_bootstrap.discard(sid)
             continue
         plan = bootstrap.plan_bootstrap(slot_id=sid, funds=funds, price=rt.price, order_volume=order_volume(rt, r),
                                         rules=rules, suppressed_trade=_suppressed(rt))  # type: ignore[arg-type]
         if plan.decision == "wait_min_size":
+            rt.cannot_bootstrap.discard(sid)
             continue
         if plan.decision == "cannot":
+            cannot.append((sid, plan))
+            continue
+        planned.append((sid, plan))
+        funds = _spend(funds, plan.a_volume, plan.b_volume, rt.price, rules)
+    for sid in [s for s in rt.cannot_bootstrap if s not in {c for c, _ in cannot}]:
+        rt.cannot_bootstrap.discard(sid)
+    if cannot:
+        for sid, plan in cannot:
             if sid not in rt.cannot_bootstrap:
                 rt.cannot_bootstrap.add(sid)
                 rt.alert("cannot_bootstrap", plan.reason, now, slot_id=sid)
-            rt.pause("cannot_bootstrap", plan.pause_reason or plan.reason, now)
-            continue
-        rt.cannot_bootstrap.discard(sid)
+        first = cannot[0][1]
+        reason = first.pause_reason or first.reason
+        if len(cannot) > 1:
+            reason += f" (and {len(cannot) - 1} more empty slot(s) that cannot bootstrap)"
         if rt.mode == "PAUSED" and rt.pause_kind == "cannot_bootstrap":
-            rt.resume(now, "funds allow bootstrap again")
+            if rt.pause_reason != reason:
+                rt.pause_reason = reason
+                rt.report(now)
+        else:
+            rt.pause("cannot_bootstrap", reason, now)
+        return funds
+    if rt.mode == "PAUSED" and rt.pause_kind == "cannot_bootstrap":
+        rt.resume(now, "funds allow bootstrap again")
+    if rt.mode != "RUNNING":
+        return funds
+    for sid, plan in planned:
         which = {"both": "both", "short_only": "A", "A": "A", "long_only": "B", "B": "B"}[plan.decision]
         volume = None if plan.decision == "both" else (plan.a_volume if which == "A" else plan.b_volume)
         rt.send(rt.slots[sid], BootstrapSlot(now=now, which=which, mode_source=plan.mode_source,
                                              source=plan.order_source, doge_volume=volume))
         log.info("bootstrap: %s", plan.reason)
-        funds = _spend(funds, plan.a_volume, plan.b_volume, rt.price, rules)
     return funds
 
 

@@ -122,6 +122,48 @@ def test_an_unfundable_empty_slot_pauses_cannot_bootstrap_and_funds_resume_it() 
     assert [(ref, m.which) for ref, m in rt.sent if isinstance(m, BootstrapSlot)] == [("slot0", "both")]
 
 
+def test_one_fundable_and_one_unfundable_slot_pause_once_and_do_not_flap() -> None:
+    # Enough for slot 0 at full size (80 DOGE + about $8), then too little for slot 1: the pass
+    # pauses and places nothing. Slot reports lag behind the loop (both still report empty), which
+    # used to resume for slot 0 and pause again for slot 1 on every loop, alerting each time.
+    rt = _runtime()
+    rt.balances = {"USD": 10.0, "DOGE": 100.0}
+    rt.slots = {0: "slot0", 1: "slot1"}
+    rt.reports = {i: _report(i, empty=True, tracked=0, open_orders=0) for i in (0, 1)}
+    for i in range(5):
+        rt.price_ts = NOW + i
+        runtime_loop.run(rt, NOW + i)
+        assert rt.mode == "PAUSED" and rt.pause_kind == "cannot_bootstrap"
+    assert "slot 1 cannot bootstrap" in rt.pause_reason
+    assert _kinds(rt).count("paused") == 1 and "resumed" not in _kinds(rt)
+    assert _kinds(rt).count("cannot_bootstrap") == 1
+    assert not _sent(rt, BootstrapSlot)
+    assert rt.cannot_bootstrap == {1}
+
+    # Funds for both: one resume, and both slots bootstrap in the same pass.
+    rt.balances = {"USD": 1000.0, "DOGE": 10_000.0}
+    rt.price_ts = NOW + 10.0
+    runtime_loop.run(rt, NOW + 10.0)
+    assert rt.mode == "RUNNING" and _kinds(rt).count("resumed") == 1
+    assert [ref for ref, m in rt.sent if isinstance(m, BootstrapSlot)] == ["slot0", "slot1"]
+    assert rt.cannot_bootstrap == set()
+
+
+def test_removing_the_unfundable_slot_resumes_the_others() -> None:
+    rt = _runtime()
+    rt.balances = {"USD": 10.0, "DOGE": 100.0}
+    rt.slots = {0: "slot0", 1: "slot1"}
+    rt.reports = {i: _report(i, empty=True, tracked=0, open_orders=0) for i in (0, 1)}
+    runtime_loop.run(rt, NOW)
+    assert rt.mode == "PAUSED" and rt.pause_kind == "cannot_bootstrap"
+    del rt.slots[1], rt.reports[1]
+    rt.price_ts = NOW + 1.0
+    runtime_loop.run(rt, NOW + 1.0)
+    assert rt.mode == "RUNNING"
+    assert [ref for ref, m in rt.sent if isinstance(m, BootstrapSlot)] == ["slot0"]
+    assert rt.cannot_bootstrap == set()
+
+
 # ------------------------------------------------------------------------ soft-close governor
 
 
