@@ -64,6 +64,16 @@ class SetProfitPct(Command, tag="set_profit_pct"):
     value: Percent
 
 
+class SetLossLimit(Command, tag="set_loss_limit"):
+    """DAILY_LOSS_LIMIT in USD for the running bot (0 disables the lock); persisted across restarts.
+
+    Raising it above today's realized loss clears an active lock (and resumes); lowering it to or
+    below today's loss engages the lock at once.
+    """
+
+    value: Annotated[float, msgspec.Meta(ge=0.0, le=1_000_000.0)]
+
+
 class SoftClose(Command, tag="soft_close"):
     slot_id: SlotId
     recovery_id: Annotated[int, msgspec.Meta(ge=0)]
@@ -103,6 +113,7 @@ OperatorCommand = (
     | RemoveLayer
     | SetEntryPct
     | SetProfitPct
+    | SetLossLimit
     | SoftClose
     | SoftCloseNext
     | CancelStaleRecoveries

@@ -113,6 +113,8 @@ class RuntimeActor(BaseActor):
         self.pause_kind = snapshot.pause_kind
         self.halt_reason = snapshot.halt_reason
         self.loss = snapshot.loss_lock
+        # set_loss_limit's value (persisted; None = the DAILY_LOSS_LIMIT knob as configured).
+        self.loss_limit_override: float | None = snapshot.daily_loss_limit
         self.target_layers = snapshot.target_layers
         self.effective_layers = snapshot.effective_layers
         self.auto_soft_close_total = snapshot.auto_soft_close_total
@@ -215,6 +217,7 @@ class RuntimeActor(BaseActor):
         return RuntimeSnapshot(
             mode=self.mode, pause_reason=self.pause_reason, pause_kind=self.pause_kind, halt_reason=self.halt_reason,
             entry_pct=self.cfg.entry_pct, profit_pct=self.cfg.profit_pct, rules=self.cfg.rules,
+            daily_loss_limit=self.loss_limit_override,
             next_slot_id=self.next_slot_id, slot_ids=sorted(self.slots), aliases=self.aliases, loss_lock=self.loss,
             target_layers=self.target_layers, effective_layers=self.effective_layers,
             auto_soft_close_total=self.auto_soft_close_total, saved_at=now,

@@ -196,6 +196,36 @@ def _set_pct(rt: Any, cmd: c.SetEntryPct | c.SetProfitPct, now: float) -> c.Comm
                   (f" ({'; '.join(warnings)})" if warnings else ""), value=getattr(settings, name))
 
 
+def _set_loss_limit(rt: Any, cmd: c.SetLossLimit, now: float) -> c.CommandReply:
+    """DAILY_LOSS_LIMIT at runtime; the lock is re-evaluated at once against today's loss.
+
+    Raising the limit above today's loss clears an active lock and resumes a loss-lock pause
+    (loss_lock.evaluate's 'cleared_limit'); lowering it to today's loss or below locks now.
+    """
+    _, problem = coerce(KNOB_BY_NAME["daily_loss_limit"], cmd.value)
+    if problem is not None:
+        return _invalid(cmd, f"daily_loss_limit {cmd.value:g} is {problem}; nothing changed", "value")
+    old = rt.settings.daily_loss_limit
+    settings, _ = apply_overrides(rt.settings, {"daily_loss_limit": cmd.value}, source="command set_loss_limit")
+    rt.settings = settings
+    rt.loss_limit_override = settings.daily_loss_limit
+    was_active = rt.loss.active
+    runtime_loop.evaluate_loss_lock(rt, now)
+    limit = settings.daily_loss_limit
+    loss = rt.loss.daily_realized_loss_utc if rt.loss.utc_day == loss_lock.utc_day(now) else 0.0
+    shown = "disabled" if limit <= 0 else f"${limit:.2f}"
+    if was_active and not rt.loss.active:
+        effect = "; the daily loss lock is cleared" + ("" if rt.mode == "RUNNING" else f" (still {rt.mode})")
+    elif rt.loss.active and not was_active:
+        effect = "; today's loss already reaches it: the daily loss lock is on, paused until the next UTC day"
+    elif rt.loss.active:
+        effect = "; the daily loss lock stays on"
+    else:
+        effect = ""
+    return _reply(cmd, True, f"daily loss limit {shown} (was ${old:.2f}; lost today ${loss:.2f}){effect}",
+                  value=limit, previous=old, today_loss=round(loss, 8), lock_active=rt.loss.active)
+
+
 # --------------------------------------------------------------------------- recoveries
 
 
@@ -304,6 +334,7 @@ _HANDLERS: dict[type, Callable[[Any, Any, float], c.CommandReply]] = {
     c.RemoveLayer: _remove_layer,
     c.SetEntryPct: _set_pct,
     c.SetProfitPct: _set_pct,
+    c.SetLossLimit: _set_loss_limit,
     c.SoftClose: _soft_close,
     c.SoftCloseNext: _soft_close_next,
     c.CancelStaleRecoveries: _cancel_stale,

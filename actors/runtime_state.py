@@ -40,6 +40,7 @@ class RuntimeSnapshot(msgspec.Struct, kw_only=True):
     halt_reason: str = ""
     entry_pct: float | None = None
     profit_pct: float | None = None
+    daily_loss_limit: float | None = None  # set by set_loss_limit; None = the configured knob
     rules: PairRules | None = None
     next_slot_id: int = 0
     next_event_id: int = 0

@@ -117,10 +117,16 @@ class System:
 
     def _cfg(self, snap: RuntimeSnapshot) -> sm.EngineConfig:
         s = self.settings
-        if snap.entry_pct is not None:
-            s = msgspec.structs.replace(s, entry_pct=snap.entry_pct)
-        if snap.profit_pct is not None:
-            s = msgspec.structs.replace(s, profit_pct=snap.profit_pct)
+        # Values the operator set at runtime (set_entry_pct / set_profit_pct / set_loss_limit)
+        # outlive a restart; say so when they differ from the configured knob.
+        saved = {"entry_pct": snap.entry_pct, "profit_pct": snap.profit_pct, "daily_loss_limit": snap.daily_loss_limit}
+        for name, value in saved.items():
+            if value is None:
+                continue
+            if value != getattr(s, name):
+                log.warning("%s %g from the saved state (set by command) overrides the configured %g",
+                            name, value, getattr(s, name))
+            s = msgspec.structs.replace(s, **{name: value})
         self.settings = s
         rules = snap.rules or PairRules(maker_fee_pct=s.maker_fee_pct, taker_fee_pct=s.taker_fee_pct)
         return sm.engine_config_from(s, rules)

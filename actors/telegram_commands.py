@@ -32,6 +32,7 @@ from actors.commands import (
     RemoveSlot,
     Resume,
     SetEntryPct,
+    SetLossLimit,
     SetProfitPct,
     SoftClose,
     validate_command,
@@ -78,6 +79,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 f"entry distance in percent ({_bounds(SetEntryPct, 'value')})"),
     CommandSpec("set_profit_pct", "/set_profit_pct <value>",
                 f"profit target in percent ({_bounds(SetProfitPct, 'value')})"),
+    CommandSpec("set_loss_limit", "/set_loss_limit <usd>",
+                f"daily loss limit in USD, 0 disables ({_bounds(SetLossLimit, 'value')})"),
     CommandSpec("soft_close", "/soft_close [slot_id recovery_id]",
                 "reprice a recovery toward market; without arguments pick one", "legacy"),
     CommandSpec("release", "/release <slot_id> [local_id]", "release a waiting exit (gated)", "sticky"),
@@ -167,6 +170,8 @@ def _build(name: str, args: list[str], rest: str) -> Command | Picker:
         return SetEntryPct(value=_float(args[0]))
     if name == "set_profit_pct" and n == 1:
         return SetProfitPct(value=_float(args[0]))
+    if name == "set_loss_limit" and n == 1:
+        return SetLossLimit(value=_float(args[0].removeprefix("$")))
     if name == "soft_close" and n == 0:
         return Picker()
     if name == "soft_close" and n == 2:
@@ -182,6 +187,7 @@ _USAGE_HINTS = {
     "remove_slot": f"slot_id {_bounds(RemoveSlot, 'slot_id')}",
     "set_entry_pct": f"value {_bounds(SetEntryPct, 'value')}",
     "set_profit_pct": f"value {_bounds(SetProfitPct, 'value')}",
+    "set_loss_limit": f"value in USD {_bounds(SetLossLimit, 'value')}",
     "soft_close": "two whole numbers, or none for the picker",
     "release": f"slot_id {_bounds(ReleaseSlot, 'slot_id')}, local_id a whole number",
 }

@@ -63,3 +63,33 @@ def test_fill_transitions_write_bot_events(driven) -> None:
     assert filled_slots <= {e.slot_id for e in fill_events}
     assert all(e.from_state and e.to_state for e in fill_events)
 
+
+
+def test_set_loss_limit_survives_a_restart_and_the_knob_is_used_until_set() -> None:
+    with tempfile.TemporaryDirectory(prefix="dogebot-losslimit-") as tmp:
+        path = str(Path(tmp) / "bot.sqlite")
+
+        def start() -> Driven:
+            d = Driven.__new__(Driven)
+            d.bt = Backtest(settings(DAILY_LOSS_LIMIT="3"), RANGING, db_path=path)
+            d.system = d.bt.system
+            d.system.start()
+            d.bt.settle()
+            return d
+
+        d = start()
+        try:
+            assert d.system.status().daily_loss_limit == 3.0, "the knob until a command sets it"
+            reply = d.command(c.SetLossLimit(value=7.5))
+            assert reply.ok and reply.data["value"] == 7.5
+            assert d.system.status().daily_loss_limit == 7.5
+            bad = d.command(c.SetLossLimit(value=-2.0))
+            assert not bad.ok and bad.data["field"] == "value"
+            assert d.system.status().daily_loss_limit == 7.5
+        finally:
+            d.close()
+        d = start()
+        try:
+            assert d.system.status().daily_loss_limit == 7.5, "restored from the snapshot, not the knob"
+        finally:
+            d.close()

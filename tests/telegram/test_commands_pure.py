@@ -46,6 +46,11 @@ def test_percent_ranges_match_the_api_exactly(value: float) -> None:
         assert _tg_accepts(f"/{name} {value!r}") == _api_accepts({"action": name, "value": value})
 
 
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_loss_limit_range_matches_the_api_exactly(value: float) -> None:
+    assert _tg_accepts(f"/set_loss_limit {value!r}") == _api_accepts({"action": "set_loss_limit", "value": value})
+
+
 @given(st.integers(min_value=0, max_value=10**10))
 def test_slot_id_ranges_match_the_api_exactly(value: int) -> None:
     assert _tg_accepts(f"/remove_slot {value}") == _api_accepts({"action": "remove_slot", "slot_id": value})

@@ -14,6 +14,7 @@ from actors.commands import (
     RemoveSlot,
     Resume,
     SetEntryPct,
+    SetLossLimit,
     SetProfitPct,
     SoftClose,
 )
@@ -32,7 +33,7 @@ from tests.telegram.fakes import (
 from tests.telegram.harness import FAST, Harness, run
 
 LEGACY_HELP = {"/status", "/slots", "/pause", "/resume", "/add_slot", "/remove_slot", "/set_entry_pct",
-               "/set_profit_pct", "/soft_close", "/help"}
+               "/set_profit_pct", "/set_loss_limit", "/soft_close", "/help"}
 STICKY_HELP = (LEGACY_HELP - {"/soft_close"}) | {"/release"}
 
 
@@ -55,6 +56,8 @@ def _one(text: str, chat_id: int = ALLOWED, chat_type: str = "private",
     ("/set_entry_pct 0.5", SetEntryPct(value=0.5)),
     ("/set_entry_pct 0.5%", SetEntryPct(value=0.5)),
     ("/set_profit_pct 1.2", SetProfitPct(value=1.2)),
+    ("/set_loss_limit 12.5", SetLossLimit(value=12.5)),
+    ("/set_loss_limit $0", SetLossLimit(value=0.0)),
     ("/soft_close 2 21", SoftClose(slot_id=2, recovery_id=21)),
     (f"/resume@{'doge_slots_bot'}", Resume()),
 ])
@@ -140,6 +143,7 @@ BAD_ARGUMENTS = [
     "/set_entry_pct", "/set_entry_pct abc", "/set_entry_pct 0", "/set_entry_pct -1", "/set_entry_pct 50.01",
     "/set_entry_pct nan", "/set_entry_pct inf", "/set_entry_pct 1 2",
     "/set_profit_pct", "/set_profit_pct x", "/set_profit_pct 0", "/set_profit_pct 75",
+    "/set_loss_limit", "/set_loss_limit -1", "/set_loss_limit x", "/set_loss_limit nan", "/set_loss_limit 2000000",
     "/soft_close 1", "/soft_close a b", "/soft_close 1 -2", "/soft_close 1 2 3",
     "/resume now", "/add_slot bad!alias", "/add_slot two words", "/pause " + "x" * 201,
 ]

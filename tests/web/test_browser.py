@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from actors.alerts import Alert
-from actors.commands import Pause, RemoveSlot, SetProfitPct
+from actors.commands import Pause, RemoveSlot, SetLossLimit, SetProfitPct
 from tests.web.conftest import RecordingHandler, RunningWeb
 from tests.web.status_factory import make_status, with_changes
 
@@ -150,6 +150,11 @@ def test_live_dashboard_end_to_end(
     expect(page.locator("#modal-title")).to_contain_text("Remove slot #3 cheems")
     page.locator("#modal-confirm").click()
     assert handler.wait_for(before + 1)[-1] == RemoveSlot(slot_id=3)
+    command(page, "losslimit 12.5")  # a risk limit asks first, then sends the API struct
+    expect(page.locator("#modal-title")).to_contain_text("daily loss limit to $12.5")
+    page.locator("#modal-confirm").click()
+    assert handler.wait_for(before + 2)[-1] == SetLossLimit(value=12.5)
+    before += 1
     page.locator("#btn-drift").click()
     expect(page.locator("#modal")).to_be_visible()
     page.keyboard.press("Escape")

@@ -20,6 +20,7 @@
     { name: 'remove_slots', usage: '<count>', help: 'remove the newest N slots', args: [intArg('count')], confirm: true, build: (a) => ({ action: 'remove_slots', count: a[0] }) },
     { name: 'entry', usage: '<pct>', help: 'set entry distance %', args: [numArg('pct')], build: (a) => ({ action: 'set_entry_pct', value: a[0] }) },
     { name: 'profit', usage: '<pct>', help: 'set profit target %', args: [numArg('pct')], build: (a) => ({ action: 'set_profit_pct', value: a[0] }) },
+    { name: 'losslimit', usage: '<usd>', help: 'set the daily loss limit $ (0 = off)', args: [numArg('usd')], confirm: true, build: (a) => ({ action: 'set_loss_limit', value: a[0] }) },
     { name: 'close', usage: '<slot> <recovery>', help: 'soft-close a recovery', args: [slotArg, intArg('recovery')], confirm: true, build: (a) => ({ action: 'soft_close', slot_id: a[0], recovery_id: a[1] }) },
     { name: 'close_next', help: 'soft-close the oldest recovery', confirm: true, build: () => ({ action: 'soft_close_next' }) },
     { name: 'stale', usage: '[min_distance_pct]', help: 'soft-close distant recoveries', optArgs: [numArg('min_distance_pct')], confirm: true, build: (a) => (a.length ? { action: 'cancel_stale_recoveries', min_distance_pct: a[0] } : { action: 'cancel_stale_recoveries' }) },
@@ -48,6 +49,7 @@
       case 'soft_close_next': return { title: 'Soft-close the oldest recovery?', body: 'It is repriced near the market, usually realising a loss.', confirmLabel: 'Soft close' };
       case 'cancel_stale_recoveries': return { title: 'Soft-close distant recoveries?', body: `Every recovery farther than ${body.min_distance_pct ?? 3}% from the market is repriced near it.`, confirmLabel: 'Soft close all' };
       case 'release_slot': return { title: `Release the waiting exit of slot ${who}${body.local_id !== undefined ? ` (order ${body.local_id})` : ''}?`, body: 'The exit is cancelled and the position closed at market, subject to the release gates.', confirmLabel: 'Release' };
+      case 'set_loss_limit': return { title: body.value > 0 ? `Set the daily loss limit to $${body.value}?` : 'Disable the daily loss lock?', body: 'Raising the limit above today\'s realized loss clears an active lock and resumes trading; a limit at or below it locks now. The value survives restarts.', confirmLabel: 'Set limit' };
       case 'reconcile_drift': return { title: 'Reconcile open-order drift?', body: 'Orders on the exchange that the bot does not track are cancelled.', confirmLabel: 'Reconcile' };
       default: return { title: `Run ${body.action}?`, body: '', confirmLabel: 'Confirm' };
     }
