@@ -312,6 +312,7 @@ class SlotReport(Internal):
     accepts: int = 0
     store_failing: bool = False
     ledger: Any = None  # core.pnl_audit.SlotLedger, sent when the cycle history changed
+    layer_counts: dict[int, int] = {}  # active orders by the capital layers they carry (-1 = unknown)
 
 
 class RegimeUpdate(Internal):

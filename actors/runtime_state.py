@@ -25,7 +25,7 @@ from actors.status import (
     RecoverySummary,
     StartupTimings,
 )
-from core import capacity, guardrails, loss_lock
+from core import capacity, guardrails, layer_propagation, loss_lock
 from core.aliases import AliasState
 from core.market import PairRules
 
@@ -112,6 +112,18 @@ def counters(reports: dict[int, SlotReport], retired: dict[str, int]) -> Counter
     )
 
 
+def _layers(rt: Any, reports: dict[int, SlotReport]) -> CapitalLayers:
+    spread = layer_propagation.summarize((r.layer_counts for r in reports.values()), rt.effective_layers)
+    return CapitalLayers(
+        target_layers=rt.target_layers, effective_layers=rt.effective_layers,
+        funding_gap_layers=max(0, rt.target_layers - rt.effective_layers),
+        doge_per_order_per_layer=rt.cfg.capital_layer_doge_per_order,
+        funding_status="funded" if rt.effective_layers >= rt.target_layers else "underfunded",
+        orders_total=spread.orders_total, orders_at_effective_layers=spread.orders_at_effective,
+        orders_unknown_layers=spread.orders_unknown, propagation_pct=spread.progress_pct,
+    )
+
+
 def build_report(rt: Any, now: float) -> RuntimeReport:
     """The coordinator's blocks of the status snapshot (the board adds slots and the scheduler)."""
     reports: dict[int, SlotReport] = rt.reports
@@ -149,12 +161,7 @@ def build_report(rt: Any, now: float) -> RuntimeReport:
         ),
         counters=counters(reports, rt.retired_counters),
         recent_fills=list(rt.telemetry.recent_fills),
-        capital_layers=CapitalLayers(
-            target_layers=rt.target_layers, effective_layers=rt.effective_layers,
-            funding_gap_layers=max(0, rt.target_layers - rt.effective_layers),
-            doge_per_order_per_layer=rt.cfg.capital_layer_doge_per_order,
-            funding_status="funded" if rt.effective_layers >= rt.target_layers else "underfunded",
-        ),
+        capital_layers=_layers(rt, reports),
         startup=rt.startup if isinstance(rt.startup, StartupTimings) else None,
         sticky_mode_enabled=rt.cfg.sticky_mode_enabled,
     )

@@ -56,7 +56,7 @@ from actors.slot_io import (
 )
 from actors.slot_reports import SlotReporter
 from actors.store_messages import BookFills, BookFillsResult
-from core import pnl_audit, sizing
+from core import layer_propagation, pnl_audit, sizing
 from core import state_machine as sm
 from core.slot_ops import cancel_entry
 from store.rows import EventRow, FillRow
@@ -93,6 +93,10 @@ class SlotActor(SlotExecutions, BaseActor):
         self._ledger_dirty = True
         self.cfg = cfg
         self.layers = layers
+        # Layer count each active order was sized with (core/layer_propagation); None below means
+        # "the current layers", a fixed volume (reseed, repair) sets 0: it carries no layer.
+        self.layer_tags: dict[int, int] = dict(snapshot.layer_tags)
+        self._placing_layers: int | None = None
         self.store = refs.get("store")
         self.rate_budget = refs.get("rate_budget")
         self.runtime = refs.get("runtime")
@@ -186,6 +190,8 @@ class SlotActor(SlotExecutions, BaseActor):
         after = sm.derive_phase(new)
         changed = self._material(self.state, new)
         self._archive(self.state, new, sum(isinstance(a, sm.BookCycleAction) for a in actions))
+        placing = self.layers if self._placing_layers is None else self._placing_layers
+        self.layer_tags = layer_propagation.carry(self.state, new, self.layer_tags, placing)
         self.state = new
         if actions or before != after:
             self._event(what, before, after, now, {"actions": [type(a).__name__ for a in actions]})
@@ -289,7 +295,7 @@ class SlotActor(SlotExecutions, BaseActor):
         snap = SlotSnapshot(slot_id=self.slot_id, alias=self.alias, state=self.state, halted=self.halted,
                             halt_reason=self.halt_reason, retiring=self.retiring,
                             archived_profit=self.archived[0], archived_fees=self.archived[1],
-                            archived_count=self.archived[2])
+                            archived_count=self.archived[2], layer_tags=self.layer_tags)
         msg = BookFills(slot_id=self.slot_id, fills=self._rows, state_key=state_key(self.slot_id),
                         state_payload=encode_snapshot(snap), events=self._events, request_id=self._request,
                         ts=now, reply_to=self._reply)
@@ -351,11 +357,13 @@ class SlotActor(SlotExecutions, BaseActor):
         sizes: sizing.OrderSize = self._sizes()
         if msg.doge_volume is not None:
             sizes = sizing.TradeSizes(a=msg.doge_volume, b=msg.doge_volume, unit="DOGE")
+            self._placing_layers = 0
         st = self.state if self.state.now >= msg.now else msgspec.structs.replace(self.state, now=msg.now)
         new, actions = sm.bootstrap_orders(st, self.cfg, sizes, msg.which, mode_source=msg.mode_source)  # type: ignore[arg-type]
         self._source = msg.source
         self._adopt(new, actions, "bootstrap", msg.now)
         self._source = "normal"
+        self._placing_layers = None
         self._after(msg.now)
 
     @handles(RepairSlot)
@@ -363,9 +371,9 @@ class SlotActor(SlotExecutions, BaseActor):
         if not self.halted and not self.retiring:
             sizes = sizing.TradeSizes(a=msg.doge_volume, b=msg.doge_volume, unit="DOGE")
             new, actions = sm.bootstrap_orders(self.state, self.cfg, sizes, msg.trade_id, mode_source="none")
-            self._source = "auto_repair"
+            self._source, self._placing_layers = "auto_repair", 0
             self._adopt(new, actions, "auto_repair", msg.now)
-            self._source = "normal"
+            self._source, self._placing_layers = "normal", None
         self._after(msg.now)
 
     @handles(Reconfigure)
@@ -434,6 +442,7 @@ class SlotActor(SlotExecutions, BaseActor):
         status, report = self.reporter.build(
             state=self.state, alias=self.alias, now=now, cfg=self.cfg, sizes=self._sizes(), cl_of=self.cl_of,
             halted=self.halted, halt_reason=self.halt_reason, retiring=self.retiring, ledger=self._ledger(),
+            layer_tags=self.layer_tags,
         )
         self.send(self.status, status)
         self.send(self.runtime, report)

@@ -36,6 +36,8 @@ class SlotSnapshot(msgspec.Struct, kw_only=True):
     archived_profit: float = 0.0
     archived_fees: float = 0.0
     archived_count: int = 0
+    # Local order id -> capital layers the order was sized with (core/layer_propagation).
+    layer_tags: dict[int, int] = {}
 
 
 _snapshot_decoder = msgspec.json.Decoder(SlotSnapshot)

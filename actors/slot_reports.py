@@ -13,7 +13,7 @@ from actors.internal import SlotReport
 from actors.messages import Fill
 from actors.slot_io import Target, reserved, slot_status, targets
 from actors.status import FillMarker, SlotEvent, SlotStatus
-from core import bootstrap, sizing
+from core import bootstrap, layer_propagation, sizing
 from core import state_machine as sm
 from core.recovery_ops import RecoveryView
 from store.rows import EventRow
@@ -87,6 +87,7 @@ class SlotReporter:
         halt_reason: str,
         retiring: bool,
         ledger: Any = None,
+        layer_tags: dict[int, int] | None = None,
     ) -> tuple[SlotStatus, SlotReport]:
         market = state.market_price
         volume = sizing.entry_volume(sizes, "B", market, cfg).volume if market > 0 else None
@@ -152,6 +153,7 @@ class SlotReporter:
             accepts=self._accepts,
             store_failing=self.store_failing,
             ledger=ledger,
+            layer_counts=layer_propagation.counts(state, layer_tags or {}),
         )
         self._booked, self._partial_open, self._partial_cancel = [], [], []
         self._durations, self._fills, self._rejects, self._accepts = [], [], [], 0

@@ -143,6 +143,12 @@ class CapitalLayers(Block):
     funding_gap_layers: int
     doge_per_order_per_layer: float
     funding_status: str
+    # Propagation (§18): active entries/exits sized with the current effective layers. Resting
+    # orders keep their size; the new layer spreads as slots place new entries.
+    orders_total: int = 0
+    orders_at_effective_layers: int = 0
+    orders_unknown_layers: int = 0
+    propagation_pct: float | None = None
 
 
 class RebalancerStatus(Block):

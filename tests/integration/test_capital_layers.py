@@ -39,3 +39,67 @@ def test_the_default_source_comes_from_configuration() -> None:
         assert d.command(c.AddLayer(source="auto")).ok
     finally:
         d.close()
+
+
+def test_propagation_progress_counts_orders_sized_with_the_new_layer() -> None:
+    d = Driven(env=ENV)
+    try:
+        d.step(2)
+        before = d.system.status().capital_layers
+        assert before is not None and before.effective_layers == 0
+        assert before.orders_total > 0 and before.orders_at_effective_layers == before.orders_total
+        assert before.propagation_pct == 100.0 and before.orders_unknown_layers == 0
+
+        assert d.command(c.AddLayer(source="usd")).ok
+        d.step(1)
+        now = d.system.status().capital_layers
+        assert now is not None and now.effective_layers == 1
+        # Resting orders keep their size: right after the change none of them carries the layer.
+        assert now.orders_at_effective_layers < now.orders_total
+        assert now.propagation_pct is not None and now.propagation_pct < 100.0
+
+        seen = [now.orders_at_effective_layers]
+        for _ in range(600):
+            d.step(1)
+            cl = d.system.status().capital_layers
+            assert cl is not None
+            seen.append(cl.orders_at_effective_layers)
+            if cl.orders_at_effective_layers > seen[0]:
+                break
+        assert max(seen) > seen[0], "new entries are placed with the new layer as slots cycle"
+        # What the count says matches the orders' sizes: a 1-layer entry is 30 DOGE bigger.
+        status = d.system.status()
+        assert status.capital_layers is not None
+        assert status.capital_layers.orders_total == sum(len(s.orders) for s in status.slots)
+    finally:
+        d.close()
+
+
+def test_layer_tags_survive_a_restart(tmp_path) -> None:
+    from actors.backtest import Backtest
+    from tests.integration.conftest import RANGING, settings
+
+    path = str(tmp_path / "bot.sqlite")
+
+    def start() -> Driven:
+        d = Driven.__new__(Driven)
+        d.bt = Backtest(settings(**ENV), RANGING, db_path=path)
+        d.system = d.bt.system
+        d.system.start()
+        d.bt.settle()
+        return d
+
+    d = start()
+    try:
+        d.step(2)
+        first = d.system.status().capital_layers
+        assert first is not None and first.orders_total > 0 and first.orders_unknown_layers == 0
+    finally:
+        d.close()
+    d = start()
+    try:
+        again = d.system.status().capital_layers
+        assert again is not None and again.orders_unknown_layers == 0
+        assert again.orders_at_effective_layers == again.orders_total
+    finally:
+        d.close()

@@ -268,7 +268,8 @@ def make_status(
         ),
         recent_fills=make_fills(slots, price, ts, fills, rng),
         capital_layers=CapitalLayers(
-            target_layers=2, effective_layers=2, funding_gap_layers=0, doge_per_order_per_layer=10.0, funding_status="funded"
+            target_layers=2, effective_layers=2, funding_gap_layers=0, doge_per_order_per_layer=10.0, funding_status="funded",
+            orders_total=40, orders_at_effective_layers=30, orders_unknown_layers=2, propagation_pct=75.0,
         ),
         rebalancer=RebalancerStatus(enabled=True, target=0.42, base_target=0.4, skew=0.06, idle_ratio=0.47, basis="usd"),
         trend=(

@@ -97,6 +97,8 @@ def test_live_dashboard_end_to_end(
     expect(page.locator("#cap-band")).to_have_text("NORMAL")
     expect(page.locator("#price")).to_have_text(f"{first.price:.6f}")
     expect(page.locator("#trend-kv")).to_contain_text("+0.31%")
+    expect(page.locator("#trend-kv")).to_contain_text("Layer propagation")
+    expect(page.locator("#trend-kv")).to_contain_text("30/40 orders (75%) · 2 unknown")
     page.evaluate("window.__sameDocument = 42")
 
     # a second snapshot (a new slot, a new fill, capacity in STOP) appears without a reload

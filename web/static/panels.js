@@ -139,6 +139,23 @@
     ]);
   }
 
+  // Capital layers (§18): effective/target, the funding gap, and how far the effective count has
+  // spread through the active orders (resting orders keep the size they were placed with).
+  function layersKv(cl) {
+    if (!cl) return kv([['Capital layers', null]]);
+    const gap = cl.funding_gap_layers > 0 ? ` · gap ${cl.funding_gap_layers}` : '';
+    const rows = [['Capital layers', `${cl.effective_layers}/${cl.target_layers} · ${esc(cl.funding_status)}${gap}`,
+      cl.funding_gap_layers > 0 ? 'neg' : '']];
+    if (cl.orders_total > 0) {
+      const unknown = cl.orders_unknown_layers > 0 ? ` · ${cl.orders_unknown_layers} unknown` : '';
+      rows.push(['Layer propagation', `${cl.orders_at_effective_layers}/${cl.orders_total} orders (${fmtNum(cl.propagation_pct, 0)}%)${unknown}`,
+        cl.orders_at_effective_layers < cl.orders_total ? 'warn' : '']);
+    } else {
+      rows.push(['Layer propagation', 'no active orders']);
+    }
+    return kv(rows);
+  }
+
   function renderSideCards(s) {
     const r = s.rebalancer;
     $('rebalancer-kv').innerHTML = r ? kv([
@@ -156,7 +173,7 @@
       ['Hysteresis', t.hysteresis_active ? `active, ${fmtAge(t.hysteresis_expires_in_sec)} left` : 'inactive'],
     ]) : kv([['Trend', null]]))
       + kv([['HMM regime', regime && regime.regime ? `${esc(regime.regime)}${isNum(regime.confidence) ? ` (${fmtNum(regime.confidence * 100, 0)}%)` : ''}` : null]])
-      + kv([['Capital layers', s.capital_layers ? `${s.capital_layers.effective_layers}/${s.capital_layers.target_layers} · ${esc(s.capital_layers.funding_status)}` : null]]);
+      + layersKv(s.capital_layers);
     const e = s.entry_scheduler;
     $('scheduler-kv').innerHTML = kv([
       ['Loop cap', `${e.loop_cap} (configured ${e.configured_cap})`, e.loop_cap < e.configured_cap ? 'neg' : ''],
