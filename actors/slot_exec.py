@@ -194,8 +194,18 @@ class SlotExecutions:
     @handles(OrderAmended)
     def _amended(self, ev: OrderAmended) -> None:
         t = self._target(ev.order_id, ev.cl_ord_id)
-        if t is not None:
-            self._amend_prev.pop(t.local_id, None)
+        if t is None:
+            return
+        self._amend_prev.pop(t.local_id, None)
+        if t.kind == "recovery" and ev.limit_price is not None and ev.limit_price > 0 \
+                and abs(ev.limit_price - t.price) > 1e-12:
+            # The exchange's word on the price wins: an amend whose answer timed out was reverted
+            # here, yet it may have gone through; the stream's `amended` report says it did.
+            self.state = sm.set_recovery_price(self.state, t.recovery_id, ev.limit_price)
+            self._dirty = True
+            log.info("slot %s: recovery %d is at %.7f on the exchange (amend confirmed by the stream)",
+                     self.alias, t.recovery_id, ev.limit_price)
+            self._after(self.clock.now())
 
     def _stray(self, order_id: str, cl: str | None, ts: float) -> None:
         """An order naming this slot that the slot does not track: cancel it (never unmanaged)."""

@@ -155,6 +155,15 @@ def reprice_recovery(state: PairState, recovery_id: int, price: float, cfg: Engi
     return replace(state, recovery_orders=tuple(fresh if r is rec else r for r in state.recovery_orders))
 
 
+def set_recovery_price(state: PairState, recovery_id: int, price: float) -> PairState:
+    """Record the price the exchange reports for a recovery's order (no guard: it is a fact)."""
+    rec = find_recovery(state, recovery_id)
+    if rec is None or not (price > 0 and math.isfinite(price)) or rec.price == price:
+        return state
+    fresh = replace(rec, price=price)
+    return replace(state, recovery_orders=tuple(fresh if r is rec else r for r in state.recovery_orders))
+
+
 def release_exit(
     state: PairState,
     local_id: int,

@@ -27,6 +27,7 @@ from core.slot_helpers import (
     release_exit,
     remove_order,
     reprice_recovery,
+    set_recovery_price,
 )
 from core.slot_invariants import check_invariants, is_bootstrap_pending_state, is_min_size_wait_state
 from core.slot_ops import (
@@ -106,6 +107,7 @@ __all__ = [
     "release_exit",
     "remove_order",
     "reprice_recovery",
+    "set_recovery_price",
     "transition",
 ]
 
