@@ -258,12 +258,23 @@ class ReconcileOpen(Internal):
 class BroadcastReconcile(Internal):
     """Start-up / supervisor -> router: send ReconcileOpen to every slot (or one) in stream order.
 
-    `open_orders` None: the router's own census (the executions stream's view) is used.
+    The slots are told the router's own census (the executions stream's view) as it stands when the
+    router handles this message. `base_open` (start-up without an executions snapshot: REST
+    OpenOrders read before the missed-fill replay) is merged into it, never used alone: minus the
+    orders the router has since seen close, plus every order it knows open. A list read earlier can
+    only be staler than the stream for orders the stream reported; used verbatim it would call an
+    order acknowledged since open-and-closed, its slot would place it again and the first copy would
+    stay live and unmanaged. Once an executions snapshot has been seen, the base is ignored: the
+    snapshot is the exchange's later truth and replaced the census.
+    Always merged, no "verbatim" mode: a list a caller read earlier can never be truer than what
+    the stream has delivered since, so no caller could rightly want it to override the census.
+    Renamed from `open_orders` so a caller written for the old verbatim meaning fails loudly
+    (unexpected keyword) instead of silently changing meaning.
     """
 
     startup: bool
     now: float
-    open_orders: dict[str, str | None] | None = None
+    base_open: dict[str, str | None] | None = None
     slot_id: int | None = None
 
 

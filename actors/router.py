@@ -152,6 +152,11 @@ class RouterActor(BaseActor):
 
     @handles(OrderAccepted)
     def _accepted(self, ev: OrderAccepted) -> None:
+        if ev.order_id in self.closed:
+            # The add_order answer came after the order's end on the executions stream (filled on
+            # arrival, or cancelled): it must not come back into the open census.
+            self._deliver(ev.cl_ord_id, ev)
+            return
         self._learn(ev.order_id, ev.cl_ord_id)
         self.open_ids.setdefault(ev.order_id, ev.cl_ord_id)
         self._deliver(ev.cl_ord_id, ev)
@@ -208,8 +213,25 @@ class RouterActor(BaseActor):
 
     @handles(BroadcastReconcile)
     def _broadcast_msg(self, msg: BroadcastReconcile) -> int:
-        open_orders = dict(self.open_ids) if msg.open_orders is None else msg.open_orders
+        open_orders = self._open_view(msg.base_open)
         return self._broadcast(ReconcileOpen(open_orders=open_orders, startup=msg.startup, now=msg.now), msg.slot_id)
+
+    def _open_view(self, base: dict[str, str | None] | None) -> dict[str, str | None]:
+        """The open orders a reconcile handled now must see, in stream order.
+
+        Always the live census; a `base` read earlier (REST OpenOrders at start-up without a
+        snapshot) only adds the orders the stream has not reported on: those it has seen close are
+        dropped (their owners got the close before this reconcile), those it knows open are added
+        (acknowledged since the base was read; their owners got the ack before this reconcile).
+        Replacing the census with the base instead made a slot take an exit acknowledged during the
+        start-up replay for closed and place it again, the first copy left live and unmanaged.
+        After a snapshot the census is the exchange's own later list: the base is ignored."""
+        if base is None or self.snapshot_seen:
+            return dict(self.open_ids)
+        view = {oid: cl for oid, cl in base.items() if oid not in self.closed}
+        for oid, cl in self.open_ids.items():
+            view[oid] = cl or view.get(oid)
+        return view
 
     def _broadcast(self, msg: ReconcileOpen, slot_id: int | None) -> int:
         sent = 0

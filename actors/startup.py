@@ -85,7 +85,8 @@ def run(system: System, timeout: float) -> StartupTimings:
 
     # 3. the executions snapshot (private stream up): open orders and recent fills are routed
     if venue.private and not _wait(lambda: router.ask(Inspect(), timeout=10)["snapshot_seen"], timeout):
-        log.warning("no executions snapshot after %.0fs; reconciling against REST open orders", timeout)
+        log.warning("no executions snapshot after %.0fs; reconciling against REST open orders merged with "
+                    "the stream's census", timeout)
 
     # 4. replay missed fills of tracked orders, then reconcile every slot
     t_reconcile = time.perf_counter()
@@ -103,8 +104,11 @@ def run(system: System, timeout: float) -> StartupTimings:
     # acknowledgement routed ahead of the broadcast is open on the exchange although missing from
     # that copy; the slot would take it for closed and place it again, leaving the first one unmanaged.
     # Stream order keeps it consistent: acks routed later reach the slot after its ReconcileOpen.
-    live = None if census["snapshot_seen"] else open_orders
-    router.ask(BroadcastReconcile(startup=True, now=now(), open_orders=live), timeout=10)
+    # Without a snapshot the REST list (read before the replay) is only a base the router merges
+    # into that live census (minus what it has seen close since, plus what it knows open): the same
+    # race exists on this path, and the REST list is all we know of orders the stream never named.
+    base = None if census["snapshot_seen"] else open_orders
+    router.ask(BroadcastReconcile(startup=True, now=now(), base_open=base), timeout=10)
     for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
         ref.ask(Inspect(), timeout=10)
     reconcile_ms = _ms(t_reconcile)
