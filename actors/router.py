@@ -228,6 +228,12 @@ class RouterActor(BaseActor):
         After a snapshot the census is the exchange's own later list: the base is ignored."""
         if base is None or self.snapshot_seen:
             return dict(self.open_ids)
+        for oid, cl in base.items():
+            # Without a snapshot nothing else teaches the router who owns the orders placed before
+            # the restart; reports naming only their order id would wait parked for ever. Learning
+            # delivers what is parked for them ahead of the reconcile.
+            if cl and oid not in self.closed:
+                self._learn(oid, cl)
         view = {oid: cl for oid, cl in base.items() if oid not in self.closed}
         for oid, cl in self.open_ids.items():
             view[oid] = cl or view.get(oid)

@@ -13,7 +13,7 @@ import pytest
 
 from actors.base import InFlight, send
 from actors.internal import BroadcastReconcile, ReconcileOpen, SetRoute, Wire
-from actors.messages import ExecutionsSnapshotDone, OrderAccepted, OrderCanceled, OrderFilled, OrderOpen
+from actors.messages import ExecutionsSnapshotDone, Fill, OrderAccepted, OrderCanceled, OrderFilled, OrderOpen
 from actors.router import RouterActor
 from core import order_ids
 from tests.actors.helpers import Recorded, Recorder
@@ -43,6 +43,7 @@ def rig():
     def reconciles(slot: int) -> list[ReconcileOpen]:
         return slots[slot].ask(Recorded(ReconcileOpen))
 
+    push.slots = slots  # type: ignore[attr-defined]
     yield push, reconciles
     pykka.ActorRegistry.stop_all()
 
@@ -104,3 +105,19 @@ def test_an_ack_arriving_after_the_orders_end_does_not_reopen_it(rig):
          BroadcastReconcile(startup=False, now=2.0))
     assert "O-FAST" not in reconciles(1)[-1].open_orders
     assert "O-FAST" not in reconciles(2)[-1].open_orders
+
+
+def test_the_base_teaches_owners_so_reports_naming_only_the_order_id_are_delivered(rig):
+    push, reconciles = rig
+    # After a restart without a snapshot, an execution of an order placed before the restart
+    # arrives with only its exchange id: parked until the router learns whose it is.
+    execution = Fill(exec_id="E-1", order_id="O-OLD", cl_ord_id=None, side="buy", last_qty=40.0,
+                     last_price=0.09, cum_qty=40.0, order_qty=100.0, fee=0.01, ts=1.0)
+    push(execution)
+    push(BroadcastReconcile(startup=True, now=2.0, base_open={"O-OLD": cl(1, 1)}))
+    got = push.slots[1].ask(Recorded())
+    kinds = [type(m).__name__ for m in got]
+    assert kinds.index("Fill") < kinds.index("ReconcileOpen"), "the execution reaches its slot first"
+    delivered = next(m for m in got if isinstance(m, Fill))
+    assert delivered.exec_id == "E-1" and delivered.cl_ord_id == cl(1, 1)
+    assert "O-OLD" in reconciles(1)[-1].open_orders
