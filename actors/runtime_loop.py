@@ -76,13 +76,21 @@ def run(rt: Any, now: float) -> None:
 
 def _guards(rt: Any, now: float) -> None:
     s = rt.settings
-    event = guardrails.check_stale_price(rt.price_ts, now, s.stale_price_max_age_sec)
+    # The threshold in clock seconds, scaled for a sped-up sim clock; computed and logged once.
+    speed = getattr(getattr(rt, "clock", None), "speed", 1.0)
+    stale = getattr(rt, "stale_guard", None)
+    if stale is None or (stale.knob_sec, stale.speed) != (s.stale_price_max_age_sec, speed):
+        stale = rt.stale_guard = guardrails.stale_price_guard(s.stale_price_max_age_sec, speed)
+        log.info("%s", stale.describe())
+    event = guardrails.check_stale_price(rt.price_ts, now, stale.max_age_sec, stale.label)
     if event is not None:
         rt.pause("stale_price", event.message, now)
     elif rt.mode == "PAUSED" and rt.pause_kind == "stale_price":
         rt.resume(now, "prices are fresh again")
     conn = rt.connection
-    if conn.down_since is not None and not conn.alerted and now - conn.down_since >= s.gateway_disconnect_alert_sec:
+    # Same clock-speed floor as the stale-price guard: a sped-up sim's stall is not an outage.
+    down_alert = guardrails.scaled_for_clock(s.gateway_disconnect_alert_sec, speed)
+    if conn.down_since is not None and not conn.alerted and now - conn.down_since >= down_alert:
         conn.alerted = True
         rt.alert("gateway_disconnected", f"exchange connection down for {now - conn.down_since:.0f}s", now)
 

@@ -8,13 +8,19 @@ answered by `VenueCall` asks from the engine's state, shaped through the same RE
 
 Time: the venue never reads a clock. Backtests step it with `StepCandle` (the data's time); in
 paper mode `ExternalPrice` ticks from Kraken's public feed move the market.
+
+Connections: there are no sockets, but the venue's market data and executions are available from
+its first message on, so at start it announces `GatewayConnected` for the sides it plays (both in
+backtests; only `private` in paper mode, whose public side is Kraken's real feed), as the socket
+gateway does once each connection's subscription is acknowledged: the runtime's connection state
+and the status snapshot then show the venue up.
 """
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -25,6 +31,7 @@ from actors.messages import (
     CancelOrder,
     Candle,
     ExecutionsSnapshotDone,
+    GatewayConnected,
     InstrumentRules,
     PlaceOrder,
     PriceTick,
@@ -61,10 +68,15 @@ class VenueCall(msgspec.Struct, frozen=True, kw_only=True):
     args: tuple[Any, ...] = ()
 
 
+Channel = Literal["public", "private"]
+
+
 class SimVenueActor(BaseActor):
-    def __init__(self, inflight: InFlight, venue: Venue, router: Any = None) -> None:
+    def __init__(self, inflight: InFlight, venue: Venue, router: Any = None,
+                 announce: tuple[Channel, ...] = ("public", "private")) -> None:
         super().__init__(inflight)
         self.venue = venue
+        self.announce = announce
         self.trading = TradingApi(venue.engine)
         self.registry = OrderRegistry()
         self.router = router
@@ -73,9 +85,13 @@ class SimVenueActor(BaseActor):
         self.events_out = 0
 
     def on_start(self) -> None:
-        # What a gateway's (re)connect delivers: the executions snapshot, balances and a ticker.
+        # What a gateway's (re)connect delivers: the connections (acknowledged subscriptions), the
+        # executions snapshot, balances and a ticker. Stamped with the venue's (data) time and sent
+        # through the barrier like every other event, so backtests stay deterministic.
         now = self._now()
         engine = self.venue.engine
+        for channel in self.announce:
+            self._emit(GatewayConnected(channel=channel, ts=now))
         open_ids = []
         for element in engine.snapshot_orders():
             for msg in codec.decode_execution(element, True, now):

@@ -161,7 +161,9 @@ class _PaperBridge:
 
 def paper_venue(settings: Settings, venue: Venue, clock: Callable[[], float] = time.time) -> VenueFactory:
     def build(inflight: InFlight, router: pykka.ActorRef[Any], sink: Any) -> VenueHandle:
-        sim = SimVenueActor.start(inflight, venue, router)
+        # Kraken's public feed announces (and loses) the public connection itself; the in-process
+        # engine is the private side.
+        sim = SimVenueActor.start(inflight, venue, router, announce=("private",))
         feed = GatewayActor.start(sink=_PaperBridge(sim, sink, inflight),
                                   public_ws_url=settings.kraken_ws_public_url, private_ws_url=None,
                                   rest_url=settings.kraken_rest_url, ws_config=ws_config(settings, public_only=True),

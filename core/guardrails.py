@@ -48,9 +48,13 @@ def price_age(price_ts: float, now: float) -> float | None:
 
 
 def check_stale_price(
-    price_ts: float, now: float, max_age_sec: float = DEFAULT_STALE_PRICE_MAX_AGE_SEC
+    price_ts: float, now: float, max_age_sec: float = DEFAULT_STALE_PRICE_MAX_AGE_SEC, label: str | None = None
 ) -> GuardEvent | None:
-    """Pause when the price is older than STALE_PRICE_MAX_AGE_SEC (strictly), or was never seen."""
+    """Pause when the price is older than `max_age_sec` (strictly), or was never seen.
+
+    `max_age_sec` is the effective threshold (`StalePriceGuard.max_age_sec`); `label` names it in
+    the message (default: the knob, `STALE_PRICE_MAX_AGE_SEC=<n>s`).
+    """
     age = price_age(price_ts, now)
     if age is None:
         return GuardEvent(kind="pause_stale_price", action="pause", message="stale price: no price received yet")
@@ -58,9 +62,82 @@ def check_stale_price(
         return GuardEvent(
             kind="pause_stale_price",
             action="pause",
-            message=f"stale price: last update {age:.0f}s ago > STALE_PRICE_MAX_AGE_SEC={max_age_sec:.0f}s",
+            message=f"stale price: last update {age:.0f}s ago > {label or f'STALE_PRICE_MAX_AGE_SEC={max_age_sec:.0f}s'}",
         )
     return None
+
+
+# Wall seconds a sped-up clock must run without a price before the stale-price guard trips.
+STALE_PRICE_WALL_FLOOR_SEC = 10.0
+
+
+def effective_stale_price_max_age(
+    max_age_sec: float, speed: float = 1.0, wall_floor_sec: float = STALE_PRICE_WALL_FLOOR_SEC
+) -> float:
+    """The stale-price threshold in clock seconds, for a clock running `speed` clock seconds per
+    wall second.
+
+    Price ages are measured on the bot's clock. In a real-time-scaled simulation (sim mode,
+    `SIM_SPEED` > 1) that clock is virtual: a wall-clock stall of the process (GC, a loaded box)
+    of `max_age_sec / speed` wall seconds already makes the price look stale (2 s at 60x for
+    120 s), although the feed is fine. The guard is for a dead feed, so there the threshold is at
+    least `wall_floor_sec` of wall time: max(max_age_sec, speed x wall_floor_sec).
+
+    At real time (live, paper: speed 1) the knob applies as set. A clock not tied to wall time
+    (backtests' virtual clock, which moves with the data; sim with SIM_SPEED=0, whose exchange
+    waits for its clients) reports speed 1 and keeps the knob too.
+    """
+    return scaled_for_clock(max_age_sec, speed, wall_floor_sec)
+
+
+def scaled_for_clock(seconds: float, speed: float, wall_floor_sec: float = STALE_PRICE_WALL_FLOOR_SEC) -> float:
+    """A time-based guard's threshold on a clock running `speed` clock seconds per wall second:
+    as set at real time or slower, else at least `wall_floor_sec` of wall time."""
+    if speed <= 1.0:
+        return seconds
+    return max(seconds, speed * wall_floor_sec)
+
+
+class StalePriceGuard(msgspec.Struct, frozen=True, kw_only=True):
+    """The stale-price threshold a runtime uses, and how it came about (for logs and messages)."""
+
+    knob_sec: float  # STALE_PRICE_MAX_AGE_SEC
+    speed: float  # clock seconds per wall second
+    max_age_sec: float  # effective threshold, clock seconds
+
+    @property
+    def scaled(self) -> bool:
+        """The threshold is the knob scaled for a sped-up clock (the wall-seconds floor won)."""
+        return self.max_age_sec > self.knob_sec
+
+    @property
+    def label(self) -> str:
+        """How the pause message names the threshold."""
+        if not self.scaled:
+            return f"STALE_PRICE_MAX_AGE_SEC={self.knob_sec:.0f}s"
+        return (f"{self.max_age_sec:.0f}s (= {_num(self.max_age_sec / self.speed)}s wall at {_num(self.speed)}x; "
+                f"STALE_PRICE_MAX_AGE_SEC={self.knob_sec:.0f}s)")
+
+    def describe(self) -> str:
+        """One line for the start-up log."""
+        if self.speed <= 1.0:
+            return f"stale-price guard: {self.max_age_sec:.0f} s (STALE_PRICE_MAX_AGE_SEC)"
+        why = (f"raised from STALE_PRICE_MAX_AGE_SEC={self.knob_sec:.0f} s" if self.scaled
+               else "STALE_PRICE_MAX_AGE_SEC")
+        return (f"stale-price guard: {self.max_age_sec:.0f} s virtual (= {_num(self.max_age_sec / self.speed)} s "
+                f"wall at {_num(self.speed)}x; {why})")
+
+
+def stale_price_guard(
+    max_age_sec: float, speed: float = 1.0, wall_floor_sec: float = STALE_PRICE_WALL_FLOOR_SEC
+) -> StalePriceGuard:
+    """`effective_stale_price_max_age` with what it was computed from."""
+    return StalePriceGuard(knob_sec=max_age_sec, speed=speed,
+                           max_age_sec=effective_stale_price_max_age(max_age_sec, speed, wall_floor_sec))
+
+
+def _num(x: float) -> str:
+    return f"{round(x, 1):.10g}"
 
 
 # ------------------------------------------------------------------------- consecutive API errors

@@ -226,9 +226,9 @@ def test_dashboard_follows_the_real_system_on_the_sim_exchange(
     page.goto(live_system.url)
     expect(page.locator("#conn-ws")).to_have_text("live")
     expect(page.locator("#venue")).to_have_text("sim")
-    if live_system.kind == "loopback":  # the gateway's streams; the in-process venue has none
-        expect(page.locator("#conn-public")).to_have_class(re.compile(r"\bdot-on\b"), timeout=LIVE_MS)
-        expect(page.locator("#conn-private")).to_have_class(re.compile(r"\bdot-on\b"), timeout=LIVE_MS)
+    # The gateway's streams over loopback; the in-process venue announces its two sides at start.
+    expect(page.locator("#conn-public")).to_have_class(re.compile(r"\bdot-on\b"), timeout=LIVE_MS)
+    expect(page.locator("#conn-private")).to_have_class(re.compile(r"\bdot-on\b"), timeout=LIVE_MS)
     expect(page.locator("#mode")).to_have_text("RUNNING", timeout=LIVE_MS)
     expect(rows).to_have_count(n, timeout=LIVE_MS)
     expect(page.locator("#slots-table .phase.phase-S0")).to_have_count(n, timeout=LIVE_MS)
