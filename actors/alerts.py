@@ -27,6 +27,8 @@ AlertKind = Literal[
     "gateway_disconnected",
     "gateway_reconnected",
     "slot_restarted",
+    "reconcile_incomplete",  # orders of unknown state kept tracked; the supervisor retries
+    "reconcile_settled",  # a retried reconcile learned how every such order ended
     "orphan_pressure",
     "store_unavailable",
     "phantom_position",

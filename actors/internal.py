@@ -248,11 +248,18 @@ class ReconcileOpen(Internal):
 
     Tracked orders not open are gone (their fills were delivered before this message); unbound
     orders found open are bound; at start-up unbound orders not found are placed again.
+
+    Absence alone is evidence of an end only when the list is complete and the order's fate is
+    known: `complete` False (no snapshot and no REST list) means only bind, never close, re-place
+    or cancel; `unresolved` names exchange ids whose final state could not be fetched: they stay
+    tracked until a later reconcile resolves them (actors/reconcile.py).
     """
 
     open_orders: dict[str, str | None]  # order_id -> cl_ord_id
     startup: bool
     now: float
+    complete: bool = True
+    unresolved: frozenset[str] = frozenset()
 
 
 class BroadcastReconcile(Internal):
@@ -276,6 +283,17 @@ class BroadcastReconcile(Internal):
     now: float
     base_open: dict[str, str | None] | None = None
     slot_id: int | None = None
+    complete: bool = True  # passed on to ReconcileOpen
+    unresolved: frozenset[str] = frozenset()  # passed on to ReconcileOpen
+
+
+class ReconcileAll(Internal):
+    """-> supervisor: replay what the slots may have missed and reconcile them all (a reconnect
+    snapshot whose fills are incomplete, or a retry of a reconcile that left orders unresolved)."""
+
+    startup: bool
+    why: str
+    attempt: int = 1
 
 
 class SlotSpawned(Internal):

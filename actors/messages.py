@@ -198,6 +198,9 @@ class ExecutionsSnapshotDone(Message, tag="executions_snapshot_done"):
 
     open_order_ids: list[str]
     ts: float
+    # False when executions made while away may be missing (the REST replay behind a full
+    # snapshot failed): absence from the open list then does not tell filled from cancelled.
+    fills_complete: bool = True
 
 
 # --------------------------------------------------------------------------- order intents

@@ -29,6 +29,7 @@ from actors.internal import (
     LearnOrder,
     OpenOrderCensus,
     OrderDone,
+    ReconcileAll,
     ReconcileDriftNow,
     ReconcileOpen,
     SetRoute,
@@ -83,6 +84,7 @@ class RouterActor(BaseActor):
         # After start-up every executions snapshot (reconnect) reconciles the slots at once, in
         # stream order: everything before the snapshot's end has been delivered, nothing after.
         self.auto_reconcile = False
+        self.supervisor: Any = None  # actors/supervisor.Supervisor (a thread with a queue), via Wire
 
     # ------------------------------------------------------------------ wiring
 
@@ -208,13 +210,21 @@ class RouterActor(BaseActor):
         self.open_ids = {oid: self.cl_by_order.get(oid) for oid in ev.open_order_ids}
         self.snapshot_seen = True
         if self.auto_reconcile:
-            self._broadcast(ReconcileOpen(open_orders=dict(self.open_ids), startup=False, now=ev.ts), None)
+            if ev.fills_complete or self.supervisor is None:
+                self._broadcast(ReconcileOpen(open_orders=dict(self.open_ids), startup=False, now=ev.ts), None)
+            else:
+                # Executions made while away may be missing: absence from the snapshot does not say
+                # filled or cancelled. The supervisor asks the exchange (TradesHistory, QueryOrders)
+                # before the slots reconcile; until then they keep every order tracked.
+                log.warning("executions snapshot without complete fills: reconcile deferred to a replay")
+                self.supervisor.tell(ReconcileAll(startup=False, why="reconnect snapshot without complete fills"))
         self.send(self.runtime, ev)
 
     @handles(BroadcastReconcile)
     def _broadcast_msg(self, msg: BroadcastReconcile) -> int:
         open_orders = self._open_view(msg.base_open)
-        return self._broadcast(ReconcileOpen(open_orders=open_orders, startup=msg.startup, now=msg.now), msg.slot_id)
+        return self._broadcast(ReconcileOpen(open_orders=open_orders, startup=msg.startup, now=msg.now,
+                                             complete=msg.complete, unresolved=msg.unresolved), msg.slot_id)
 
     def _open_view(self, base: dict[str, str | None] | None) -> dict[str, str | None]:
         """The open orders a reconcile handled now must see, in stream order.

@@ -128,6 +128,8 @@ class RuntimeActor(BaseActor):
         self.retired_counters: dict[str, int] = {}
         self.halted_slots: set[int] = set()
         self.cannot_bootstrap: set[int] = set()
+        # Empty slots whose bootstrap waits (regime suppression of the only fundable side) -> why.
+        self.bootstrap_waiting: dict[int, str] = {}
         self.started = False
         self.startup: StartupTimings | None = None
         self.loops = 0
@@ -147,7 +149,12 @@ class RuntimeActor(BaseActor):
         log.warning("ALERT %s: %s", kind, message) if severity != "info" else log.info("ALERT %s: %s", kind, message)
         self.send(self.status, Alert(kind=kind, message=message, ts=now, severity=severity, slot_id=slot_id))  # type: ignore[arg-type]
 
-    def pause(self, kind: str, reason: str, now: float) -> None:
+    def pause(self, kind: str, reason: str, now: float) -> bool:
+        """Pause for `kind`; while already paused, a higher-ranked kind takes the pause over (kind
+        and reason replaced, logged, alerted), a lower or equal one is a no-op
+        (`guardrails.pause_takes_over`: operator = api_errors > loss_lock > stale_price >
+        cannot_bootstrap > startup; the operator-resume latches are never replaced, the loss lock
+        is re-checked by every resume). HALTED stays HALTED. Returns whether anything changed."""
         if self.mode == "RUNNING":
             self.mode = "PAUSED"
             self.pause_kind = kind
@@ -156,28 +163,49 @@ class RuntimeActor(BaseActor):
             log.warning("PAUSED: %s", reason)
             self.alert("paused", f"paused: {reason}", now)
             self.report(now)
+            return True
+        if self.mode == "PAUSED" and guardrails.pause_takes_over(self.pause_kind, kind):
+            replaced = self.pause_kind or "unknown"
+            log.warning("PAUSED: %s (takes over the %s pause: %s)", reason, replaced, self.pause_reason)
+            self.pause_kind = kind
+            self.pause_reason = reason
+            self.alert("paused", f"paused: {reason} (takes over the {replaced} pause)", now)
+            self.report(now)
+            return True
+        return False
 
     def resume(self, now: float, why: str = "operator") -> None:
-        if self.mode != "RUNNING" and self.loss.active:
-            # The daily loss lock outranks every other reason to stop: whatever cleared (stale
-            # price, start-up, funds), the bot stays paused until the lock itself clears.
-            if self.mode != "PAUSED" or self.pause_kind != "loss_lock":
+        """Lift the current pause (or halt): the caller decides which may be lifted (an automatic
+        resume only its own kind, `runtime_loop.lift`; the operator any but the loss lock).
+
+        It never sets RUNNING while an automatic condition still holds (`runtime_loop.holding_pauses`:
+        loss lock active, stale price, an empty slot that could not be funded, start-up not done):
+        the bot stays paused for the strongest of them (`guardrails.pause_after_resume`), so the
+        daily loss lock outranks every other way out (D8) and, say, funds arriving during a feed
+        outage leave a stale_price pause, not RUNNING at a stale price.
+        """
+        if self.mode == "RUNNING":
+            return
+        held = guardrails.pause_after_resume(runtime_loop.holding_pauses(self, now))
+        if held is not None:
+            if self.mode != "PAUSED" or self.pause_kind != held.kind:
+                lifted = self.pause_kind if self.mode == "PAUSED" else "halt"
                 self.mode = "PAUSED"
-                self.pause_kind = "loss_lock"
-                self.pause_reason = f"daily loss lock active ({why} did not resume)"
+                self.pause_kind = held.kind
+                self.pause_reason = held.reason
+                self.halt_reason = ""
                 self.send(self.rate_budget, BudgetMode(paused=True))
-                log.warning("still PAUSED: %s", self.pause_reason)
+                log.warning("still PAUSED (%s lifted the %s pause): %s", why, lifted, held.reason)
                 self.report(now)
             return
-        if self.mode != "RUNNING":
-            self.mode = "RUNNING"
-            self.pause_kind = ""
-            self.pause_reason = ""
-            self.halt_reason = ""
-            self.send(self.rate_budget, BudgetMode(paused=False))
-            log.warning("RESUMED (%s)", why)
-            self.alert("resumed", f"resumed ({why})", now, severity="info")
-            self.report(now)
+        self.mode = "RUNNING"
+        self.pause_kind = ""
+        self.pause_reason = ""
+        self.halt_reason = ""
+        self.send(self.rate_budget, BudgetMode(paused=False))
+        log.warning("RESUMED (%s)", why)
+        self.alert("resumed", f"resumed ({why})", now, severity="info")
+        self.report(now)
 
     def halt(self, reason: str, now: float, slot_id: int | None = None) -> None:
         if self.mode != "HALTED":
@@ -275,8 +303,7 @@ class RuntimeActor(BaseActor):
         # The lock first: a restored lock that a UTC rollover or a raised limit clears must let
         # the bot resume, and one still active must keep it paused.
         runtime_loop.evaluate_loss_lock(self, msg.now)
-        if self.mode == "PAUSED" and self.pause_kind == "startup":
-            self.resume(msg.now, "start-up complete")
+        runtime_loop.lift(self, "startup", msg.now, "start-up complete")
         self.send(self.rate_budget, BudgetMode(paused=self.mode != "RUNNING"))
         runtime_loop.run(self, msg.now)
 
@@ -412,6 +439,7 @@ class RuntimeActor(BaseActor):
             "aliases": dict(self.aliases.assigned), "effective_layers": self.effective_layers,
             "target_layers": self.target_layers, "api_errors": self.telemetry.api.consecutive,
             "cfg": self.cfg, "halted_slots": sorted(self.halted_slots), "slot_refs": dict(self.slots),
+            "cannot_bootstrap": sorted(self.cannot_bootstrap), "bootstrap_waiting": dict(self.bootstrap_waiting),
         }
 
 

@@ -67,19 +67,39 @@ def handle(rt: Any, cmd: c.Command, now: float) -> c.CommandReply:
 
 
 def _pause(rt: Any, cmd: c.Pause, now: float) -> c.CommandReply:
+    """Pause by the operator. Over an automatic pause (loss lock, stale price, cannot bootstrap,
+    start-up) the operator's pause takes over, so that condition clearing no longer resumes: only
+    `resume` does (and it stays refused while the loss lock is active). Refused when the bot
+    already waits for an operator: paused by the operator or for API errors
+    (guardrails.operator_may_pause)."""
     if rt.mode == "HALTED":
         return _refused(cmd, f"halted ({rt.halt_reason}); nothing to pause")
     if rt.mode == "PAUSED":
-        return _refused(cmd, f"already paused: {rt.pause_reason}")
+        current, before = rt.pause_kind, rt.pause_reason
+        if not guardrails.operator_may_pause(current):
+            return _refused(cmd, f"already paused ({current or 'operator'}): {before}", pause_kind=current)
+        rt.pause("operator", cmd.reason, now)
+        lock = ", and resume stays refused while the daily loss lock is active" if rt.loss.active else ""
+        return _reply(cmd, True, f"paused: {cmd.reason} (replaces the automatic {current} pause: {before}; "
+                                 f"only resume lifts it now{lock})", replaced=current, replaced_reason=before)
     rt.pause("operator", cmd.reason, now)
     return _reply(cmd, True, f"paused: {cmd.reason}")
 
 
 def _resume(rt: Any, cmd: c.Resume, now: float) -> c.CommandReply:
+    """Lift the pause or halt (refused while the daily loss lock is active, D8) and restart halted
+    slots. The bot stays paused if an automatic condition still holds (RuntimeActor.resume): the
+    reply then says which; refused when that leaves the pause exactly as it was."""
     if not loss_lock.resume_allowed(rt.loss):
         return _refused(cmd, loss_lock.resume_block_reason(rt.loss, rt.settings.daily_loss_limit))
     if rt.mode == "RUNNING":
         return _refused(cmd, "already running")
+    was = (rt.mode, rt.pause_kind, rt.pause_reason)
+    if rt.mode == "PAUSED":
+        held = guardrails.pause_after_resume(runtime_loop.holding_pauses(rt, now))
+        if held is not None and held.kind == rt.pause_kind:
+            return _refused(cmd, f"still paused ({held.kind}): {held.reason}; it lifts by itself when that clears",
+                            pause_kind=held.kind)
     restarted = sorted(rt.halted_slots)
     for sid in restarted:
         # A halted slot restarts from its last good persisted state and replays what it missed.
@@ -87,7 +107,12 @@ def _resume(rt: Any, cmd: c.Resume, now: float) -> c.CommandReply:
     rt.halted_slots.clear()
     rt.resume(now, "operator")
     extra = f"; restarting halted slot(s) {restarted} from their last persisted state" if restarted else ""
-    return _reply(cmd, True, f"resumed{extra}", restarted=restarted)
+    lifted = "halt" if was[0] == "HALTED" else (was[1] or "operator")
+    if rt.mode != "RUNNING":
+        return _reply(cmd, True, f"resumed from the {lifted} pause, but still paused ({rt.pause_kind}): "
+                                 f"{rt.pause_reason}; it lifts by itself when that clears{extra}",
+                      restarted=restarted, lifted=lifted, pause_kind=rt.pause_kind)
+    return _reply(cmd, True, f"resumed{extra}", restarted=restarted, lifted=lifted)
 
 
 # --------------------------------------------------------------------------- slots

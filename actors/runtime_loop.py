@@ -75,6 +75,22 @@ def run(rt: Any, now: float) -> None:
 
 
 def _guards(rt: Any, now: float) -> None:
+    event = _stale_event(rt, now)
+    if event is not None:
+        rt.pause("stale_price", event.message, now)
+    else:
+        lift(rt, "stale_price", now, "prices are fresh again")
+    s = rt.settings
+    speed = getattr(getattr(rt, "clock", None), "speed", 1.0)
+    conn = rt.connection
+    # Same clock-speed floor as the stale-price guard: a sped-up sim's stall is not an outage.
+    down_alert = guardrails.scaled_for_clock(s.gateway_disconnect_alert_sec, speed)
+    if conn.down_since is not None and not conn.alerted and now - conn.down_since >= down_alert:
+        conn.alerted = True
+        rt.alert("gateway_disconnected", f"exchange connection down for {now - conn.down_since:.0f}s", now)
+
+
+def _stale_event(rt: Any, now: float) -> guardrails.GuardEvent | None:
     s = rt.settings
     # The threshold in clock seconds, scaled for a sped-up sim clock; computed and logged once.
     speed = getattr(getattr(rt, "clock", None), "speed", 1.0)
@@ -82,17 +98,40 @@ def _guards(rt: Any, now: float) -> None:
     if stale is None or (stale.knob_sec, stale.speed) != (s.stale_price_max_age_sec, speed):
         stale = rt.stale_guard = guardrails.stale_price_guard(s.stale_price_max_age_sec, speed)
         log.info("%s", stale.describe())
-    event = guardrails.check_stale_price(rt.price_ts, now, stale.max_age_sec, stale.label)
-    if event is not None:
-        rt.pause("stale_price", event.message, now)
-    elif rt.mode == "PAUSED" and rt.pause_kind == "stale_price":
-        rt.resume(now, "prices are fresh again")
-    conn = rt.connection
-    # Same clock-speed floor as the stale-price guard: a sped-up sim's stall is not an outage.
-    down_alert = guardrails.scaled_for_clock(s.gateway_disconnect_alert_sec, speed)
-    if conn.down_since is not None and not conn.alerted and now - conn.down_since >= down_alert:
-        conn.alerted = True
-        rt.alert("gateway_disconnected", f"exchange connection down for {now - conn.down_since:.0f}s", now)
+    return guardrails.check_stale_price(rt.price_ts, now, stale.max_age_sec, stale.label)
+
+
+# --------------------------------------------------------------------------- pause precedence
+
+
+def lift(rt: Any, kind: str, now: float, why: str) -> None:
+    """An automatic resume: lifts a pause of its own `kind` only (a higher-ranked pause that took
+    it over stays), and `RuntimeActor.resume` keeps the bot paused if another automatic
+    condition still holds."""
+    if rt.mode == "PAUSED" and rt.pause_kind == kind:
+        rt.resume(now, why)
+
+
+def holding_pauses(rt: Any, now: float) -> list[guardrails.PauseCondition]:
+    """The automatic pause conditions that hold now (what a resume must not run over)."""
+    out: list[guardrails.PauseCondition] = []
+    if rt.loss.active:
+        out.append(guardrails.PauseCondition(
+            "loss_lock", loss_lock.resume_block_reason(rt.loss, rt.settings.daily_loss_limit)))
+    # (Minimal runtimes in tests may carry no price at all; the actor always does.)
+    stale = _stale_event(rt, now) if hasattr(rt, "price_ts") else None
+    if stale is not None:
+        out.append(guardrails.PauseCondition("stale_price", stale.message))
+    unfundable = sorted(s for s in getattr(rt, "cannot_bootstrap", ()) if s in rt.slots)
+    if unfundable:
+        # The last bootstrap pass found these slots (still here) unfundable; this pause re-plans
+        # every loop, so a stale entry lasts one loop at most.
+        ids = ", ".join(str(i) for i in unfundable)
+        out.append(guardrails.PauseCondition(
+            "cannot_bootstrap", f"slot(s) {ids} cannot bootstrap: insufficient USD and DOGE (re-checked every loop)"))
+    if not getattr(rt, "started", True):
+        out.append(guardrails.PauseCondition("startup", "starting"))
+    return out
 
 
 def api_result(rt: Any, *, ok: bool, detail: str, now: float) -> None:
@@ -114,17 +153,15 @@ def _loss_lock(rt: Any, now: float, booked: list[tuple[float, float]]) -> None:
     for e in events:
         if e.kind == "locked":
             rt.alert("loss_lock_on", e.message, now, severity="critical")
-            if rt.mode == "PAUSED":
-                # Already paused for another reason: the lock takes over that pause, so the
-                # other reason clearing later cannot resume trading under an active lock.
-                rt.pause_kind, rt.pause_reason = "loss_lock", e.message
-                rt.report(now)
-            else:
-                rt.pause("loss_lock", e.message, now)
+            # The lock takes over an automatic pause already in place (stale price, cannot
+            # bootstrap, start-up), so that reason clearing cannot resume trading under it (D8). An
+            # operator / api_errors pause stays the recorded one (only resume lifts it, and resume
+            # is refused while the lock is active): the lock clearing must not lift it.
+            rt.pause("loss_lock", e.message, now)
         else:
             rt.alert("loss_lock_off", e.message, now, severity="info")
-    if was_active and not rt.loss.active and rt.mode == "PAUSED" and rt.pause_kind == "loss_lock":
-        rt.resume(now, "daily loss lock cleared")
+    if was_active and not rt.loss.active:
+        lift(rt, "loss_lock", now, "daily loss lock cleared")
 
 
 # --------------------------------------------------------------------------- slots
@@ -178,25 +215,41 @@ def _bootstraps(rt: Any, now: float, funds: bootstrap.Funds) -> bootstrap.Funds:
     A pass with any slot that cannot be funded pauses the bot (§24) and places nothing; only a
     pass where every empty slot can be funded resumes and bootstraps them. Deciding per slot
     instead made one unfundable and one fundable slot pause and resume the bot every loop.
+
+    A `cannot` plan without a pause reason is a slot that waits, not one that cannot be funded:
+    the only side its funds allow is the one the regime suppresses (core/bootstrap.py). It is
+    skipped (no pause, no alert, one info log when it starts waiting or its reason changes),
+    reserves nothing, and the other slots proceed; it bootstraps on the first pass after the
+    suppression lapses.
     """
     rules = rt.cfg.rules
+    waiting = _waiting(rt)
     planned: list[tuple[int, bootstrap.BootstrapPlan]] = []
     cannot: list[tuple[int, bootstrap.BootstrapPlan]] = []
+    waits: dict[int, str] = {}
     for sid in sorted(rt.slots):
         r: SlotReport | None = rt.reports.get(sid)
         if r is None or not r.empty or r.halted or r.retiring:
-            rt.cannot_bootstrap.discard(sid)
             continue
         plan = bootstrap.plan_bootstrap(slot_id=sid, funds=funds, price=rt.price, order_volume=order_volume(rt, r),
                                         rules=rules, suppressed_trade=_suppressed(rt))  # type: ignore[arg-type]
         if plan.decision == "wait_min_size":
-            rt.cannot_bootstrap.discard(sid)
+            continue
+        if plan.decision == "cannot" and plan.pause_reason is None:
+            waits[sid] = plan.reason
             continue
         if plan.decision == "cannot":
             cannot.append((sid, plan))
             continue
         planned.append((sid, plan))
         funds = _spend(funds, plan.a_volume, plan.b_volume, rt.price, rules)
+    for sid, why in waits.items():
+        if waiting.get(sid) != why:
+            log.info("bootstrap waits: %s", why)
+    for sid in [s for s in waiting if s not in waits]:
+        log.info("slot %d: bootstrap no longer waiting on the regime", sid)
+    waiting.clear()
+    waiting.update(waits)
     for sid in [s for s in rt.cannot_bootstrap if s not in {c for c, _ in cannot}]:
         rt.cannot_bootstrap.discard(sid)
     if cannot:
@@ -215,8 +268,7 @@ def _bootstraps(rt: Any, now: float, funds: bootstrap.Funds) -> bootstrap.Funds:
         else:
             rt.pause("cannot_bootstrap", reason, now)
         return funds
-    if rt.mode == "PAUSED" and rt.pause_kind == "cannot_bootstrap":
-        rt.resume(now, "funds allow bootstrap again")
+    lift(rt, "cannot_bootstrap", now, "funds allow bootstrap again")
     if rt.mode != "RUNNING":
         return funds
     for sid, plan in planned:
@@ -226,6 +278,13 @@ def _bootstraps(rt: Any, now: float, funds: bootstrap.Funds) -> bootstrap.Funds:
                                              source=plan.order_source, doge_volume=volume))
         log.info("bootstrap: %s", plan.reason)
     return funds
+
+
+def _waiting(rt: Any) -> dict[int, str]:
+    waiting = getattr(rt, "bootstrap_waiting", None)
+    if waiting is None:
+        waiting = rt.bootstrap_waiting = {}
+    return waiting
 
 
 def _spend(funds: bootstrap.Funds, a: float | None, b: float | None, price: float, rules: Any) -> bootstrap.Funds:

@@ -94,7 +94,8 @@ class SlotActor(SlotExecutions, BaseActor):
         self.cfg = cfg
         self.layers = layers
         # Layer count each active order was sized with (core/layer_propagation); None below means
-        # "the current layers", a fixed volume (reseed, repair) sets 0: it carries no layer.
+        # "the current layers"; a fixed volume (repair, single-side or reseed bootstrap) sets what
+        # `_fixed_layers` decides: the current layers at the slot's layered size or more, else 0.
         self.layer_tags: dict[int, int] = dict(snapshot.layer_tags)
         self._placing_layers: int | None = None
         self.store = refs.get("store")
@@ -103,7 +104,10 @@ class SlotActor(SlotExecutions, BaseActor):
         self.status = refs.get("status")
         self.supervisor = refs.get("supervisor")
         self.fills = FillBook(seen)
-        self.placing = Placements()
+        # Unbound orders restored from the snapshot: the only ones a start-up reconcile may place
+        # again (an order placed in this life and not yet acknowledged is in flight, not lost).
+        self.placing = Placements(restored_unbound={t.local_id for t in targets(snapshot.state)
+                                                    if not t.txid and t.kind != "pending"})
         self.cl_of: dict[int, str] = {}
         self.reporter = SlotReporter(self.slot_id)
         self._source = "normal"
@@ -357,7 +361,7 @@ class SlotActor(SlotExecutions, BaseActor):
         sizes: sizing.OrderSize = self._sizes()
         if msg.doge_volume is not None:
             sizes = sizing.TradeSizes(a=msg.doge_volume, b=msg.doge_volume, unit="DOGE")
-            self._placing_layers = 0
+            self._placing_layers = self._fixed_layers(msg.doge_volume, ("A", "B") if msg.which == "both" else (msg.which,))
         st = self.state if self.state.now >= msg.now else msgspec.structs.replace(self.state, now=msg.now)
         new, actions = sm.bootstrap_orders(st, self.cfg, sizes, msg.which, mode_source=msg.mode_source)  # type: ignore[arg-type]
         self._source = msg.source
@@ -371,10 +375,15 @@ class SlotActor(SlotExecutions, BaseActor):
         if not self.halted and not self.retiring:
             sizes = sizing.TradeSizes(a=msg.doge_volume, b=msg.doge_volume, unit="DOGE")
             new, actions = sm.bootstrap_orders(self.state, self.cfg, sizes, msg.trade_id, mode_source="none")
-            self._source, self._placing_layers = "auto_repair", 0
+            self._source, self._placing_layers = "auto_repair", self._fixed_layers(msg.doge_volume, (msg.trade_id,))
             self._adopt(new, actions, "auto_repair", msg.now)
             self._source, self._placing_layers = "normal", None
         self._after(msg.now)
+
+    def _fixed_layers(self, volume: float, trades: tuple[str, ...]) -> int:
+        """The layer tag of a fixed-volume entry (core/layer_propagation.fixed_volume_layers)."""
+        return layer_propagation.fixed_volume_layers(volume, self._sizes(), trades, self.state.market_price,
+                                                     self.cfg, self.layers)
 
     @handles(Reconfigure)
     def _reconfigure(self, msg: Reconfigure) -> None:
@@ -434,7 +443,8 @@ class SlotActor(SlotExecutions, BaseActor):
                 "retiring": self.retiring, "unsent": sum(len(v) for v in self._unsent.values()),
                 "counters": dict(self.reporter.counters), "open_aggregates": len(self.fills.open),
                 "unconfirmed": sorted(self.placing.unconfirmed), "parked": sorted(self.placing.parked),
-                "waiting_fills": [a.order_id for a in self.fills.waiting()]}
+                "waiting_fills": [a.order_id for a in self.fills.waiting()],
+                "layers": self.layers, "layer_tags": dict(self.layer_tags)}
 
     # ------------------------------------------------------------------ reporting
 

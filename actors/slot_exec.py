@@ -465,6 +465,7 @@ class SlotExecutions:
             if owner is not None and owner.kind == "s" and owner.slot_id == self.slot_id:
                 by_local[owner.local_id] = (oid, cl or "")
         tracked = {t.local_id for t in targets(self.state)}
+        kept = 0
         for local_id in sorted(tracked):
             t = self._current(local_id)  # earlier settlements may have changed it
             if t is None or self.halted or (t.txid and t.txid in msg.open_orders):
@@ -472,15 +473,25 @@ class SlotExecutions:
             if not t.txid and t.local_id in by_local:
                 oid, cl = by_local[t.local_id]
                 self._bind(t, oid, cl)
+                self.placing.restored_unbound.discard(t.local_id)
+            elif not msg.complete or (t.txid and t.txid in msg.unresolved):
+                # The exchange's word is missing (no open list, or QueryOrders could not say how
+                # this order ended): absence proves nothing. Keep it; a retry settles it.
+                kept += 1
             elif t.txid:
                 self._closed_while_away(t, msg.now)
             elif t.local_id in self.placing.unconfirmed:
                 # The snapshot came after the timeout: neither open nor executed means never placed.
                 self._never_placed(t, msg.now, "not in the executions snapshot")
-            elif msg.startup and t.kind != "pending" and t.local_id not in self.placing.parked:
+            elif msg.startup and t.kind != "pending" and t.local_id in self.placing.restored_unbound \
+                    and t.local_id not in self.placing.parked:
+                self.placing.restored_unbound.discard(t.local_id)
                 self._replace(t)
+        if kept:
+            log.warning("slot %s: %d order(s) of unknown state kept tracked until the exchange says how they ended",
+                        self.alias, kept)
         for local_id, (oid, cl) in by_local.items():
-            if local_id not in tracked and msg.startup:
+            if local_id not in tracked and msg.startup and msg.complete:
                 self._stray(oid, cl, msg.now)
         self._after(msg.now)
 

@@ -171,7 +171,8 @@ class Placements:
     """What the slot knows about its placements beyond the reducer's state (in memory only: after
     a restart, start-up reconciliation binds, replays or re-places every unbound order)."""
 
-    def __init__(self) -> None:
+    def __init__(self, restored_unbound: set[int] | None = None) -> None:
+        self.restored_unbound: set[int] = set(restored_unbound or ())  # see SlotActor.__init__
         self.unconfirmed: dict[int, float] = {}  # local id -> when its add_order timed out
         self.probed: dict[int, float] = {}  # local id -> when the last cancel probe went out
         self.streak: dict[str, tuple[int, float]] = {}  # exit chain -> (consecutive failures, last)

@@ -86,7 +86,7 @@ def targets(state: sm.PairState) -> list[Target]:
     out += [
         Target(kind="pending", local_id=p.local_id, txid=p.txid, side=p.side, price=p.price, volume=p.volume,
                trade_id=p.trade_id, cycle=p.cycle, role="recovery" if p.kind == "recovery" else p.kind,
-               placed_at=p.requested_at, recovery_id=p.recovery_id)
+               placed_at=p.placed_at, recovery_id=p.recovery_id)
         for p in state.pending_cancels
     ]
     return out

@@ -4,10 +4,11 @@
  2. balances (Balance) -> the runtime, Kraken being the authority for bootstrap;
  3. the executions snapshot: wait for the gateway's first `ExecutionsSnapshotDone` (open orders and
     recent fills have then been routed to the slots);
- 4. reconcile + replay: the executions of tracked orders since the oldest of them are replayed from
-    the exchange (missed_fills: TradesHistory + QueryOrders; duplicates die on exec_id), then every
-    slot is reconciled against the open orders (bind, close what is gone, re-place what never
-    reached the exchange, cancel strays);
+ 4. reconcile + replay (actors/reconcile.py): the executions of tracked orders since the oldest of
+    them are replayed from the exchange (TradesHistory; duplicates die on exec_id), the final state
+    of every tracked order gone from the book is fetched (QueryOrders), then every slot is
+    reconciled against the open orders (bind, close what is gone, re-place what never reached the
+    exchange, cancel strays); whatever stays unknown is kept tracked and retried by the supervisor;
  5. the initial price (strict: the ticker, else the last OHLC close);
  6. `StartupDone` -> the runtime runs its first loop, which bootstraps the slots.
 
@@ -22,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from actors.internal import BroadcastReconcile, Inspect, SetRules
-from actors.messages import BalanceUpdate, OrderCanceled, OrderFilled, PriceTick
+from actors import reconcile
+from actors.internal import Inspect, SetRules
+from actors.messages import BalanceUpdate, PriceTick
 from actors.runtime import StartupDone
-from actors.slot_io import targets
 from actors.status import StartupTimings
 from core.market import WS_SYMBOL
 
@@ -88,29 +89,14 @@ def run(system: System, timeout: float) -> StartupTimings:
         log.warning("no executions snapshot after %.0fs; reconciling against REST open orders merged with "
                     "the stream's census", timeout)
 
-    # 4. replay missed fills of tracked orders, then reconcile every slot
+    # 4. replay missed fills of tracked orders, settle the gone ones, then reconcile every slot
+    # (actors/reconcile.py: against the router's live census, never inferring an end from absence
+    # alone). Anything left unsettled is retried by the supervisor and keeps its orders tracked.
     t_reconcile = time.perf_counter()
-    slots = system.slot_refs()
-    tracked = [t for ref in slots.values() for t in targets(ref.ask(Inspect(), timeout=10)["state"])]
-    t_replay = time.perf_counter()
-    replayed = 0
-    census = router.ask(Inspect(), timeout=10)
-    open_orders = census["open"] if census["snapshot_seen"] else _rest_open_orders(port)
-    if tracked:
-        replayed = replay(system, port, tracked, open_orders, census.get("partial", set()))
-    replay_ms = _ms(t_replay)
-    # Reconcile against the router's census as it stands when it handles the broadcast, not the copy
-    # taken before the replay: replayed fills make slots place new orders (exits) at once, and an
-    # acknowledgement routed ahead of the broadcast is open on the exchange although missing from
-    # that copy; the slot would take it for closed and place it again, leaving the first one unmanaged.
-    # Stream order keeps it consistent: acks routed later reach the slot after its ReconcileOpen.
-    # Without a snapshot the REST list (read before the replay) is only a base the router merges
-    # into that live census (minus what it has seen close since, plus what it knows open): the same
-    # race exists on this path, and the REST list is all we know of orders the stream never named.
-    base = None if census["snapshot_seen"] else open_orders
-    router.ask(BroadcastReconcile(startup=True, now=now(), base_open=base), timeout=10)
-    for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
-        ref.ask(Inspect(), timeout=10)
+    result = reconcile.reconcile_all(system, port, startup=True)
+    replay_ms, replayed, tracked_count = result.replay_ms, result.replayed, result.tracked
+    if not result.settled:
+        reconcile.report_unsettled(system, result, startup=True)
     reconcile_ms = _ms(t_reconcile)
 
     # 5. initial price
@@ -134,58 +120,9 @@ def run(system: System, timeout: float) -> StartupTimings:
                                       rest_calls=port.rest_calls)
     system.tell("runtime", StartupDone(timings=timings, now=now()))
     log.info("start-up: %d tracked order(s), %d execution(s) replayed, reconcile %.0f ms, total %.0f ms, "
-             "%d private REST call(s)", len(tracked), replayed, reconcile_ms, timings.startup_total_ms,
+             "%d private REST call(s)", tracked_count, replayed, reconcile_ms, timings.startup_total_ms,
              timings.rest_calls)
     return timings
-
-
-# Exchange and bot clocks may disagree; the replay window reaches this far before the oldest order.
-CLOCK_SKEW_MARGIN_S = 600.0
-
-
-def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str, str | None],
-           partial: set[str] | None = None) -> int:
-    """Deliver what happened to tracked orders while nobody listened, in stream order via the router:
-    their executions (TradesHistory, deduplicated by exec_id downstream), then the final state of
-    each tracked order that is no longer open (QueryOrders), so an order whose executions are not in
-    the history window still completes (at its limit price) or closes, instead of looking cancelled."""
-    # Only orders that may have executed while nobody listened need the history: gone from the book,
-    # never acknowledged, or open with executions. A clean restart replays nothing.
-    touched = partial or set()
-    need = [t for t in tracked if not t.txid or t.txid not in open_orders or t.txid in touched]
-    if not need:
-        return 0
-    starts = [t.placed_at for t in need if t.placed_at > 0]
-    start = (min(starts) if starts else system.clock.now() - 7 * 86400.0) - CLOCK_SKEW_MARGIN_S
-    replayed = 0
-    try:
-        for fill in port.call("missed_fills", start):
-            system.tell("router", fill)
-            replayed += 1
-    except Exception as exc:
-        log.error("missed-fill replay failed (%s); relying on the executions snapshot", exc)
-    gone = sorted({t.txid for t in tracked if t.txid and t.txid not in open_orders})
-    if gone:
-        try:
-            for order in port.call("query_orders", gone):
-                outcome = closed_outcome(order, system.clock.now())
-                if outcome is not None:
-                    system.tell("router", outcome)
-        except Exception as exc:
-            log.error("QueryOrders failed (%s); orders gone from the book count as cancelled", exc)
-    return replayed
-
-
-def closed_outcome(order: Any, now: float) -> OrderFilled | OrderCanceled | None:
-    """A closed REST order as the execution event the stream would have carried."""
-    ts = order.close_ts or now
-    if order.status == "closed" or (order.order_qty > 0 and order.cum_qty >= order.order_qty - 1e-9):
-        return OrderFilled(order_id=order.order_id, cl_ord_id=order.cl_ord_id, cum_qty=order.cum_qty,
-                           avg_price=order.avg_price, ts=ts)
-    if order.status in ("canceled", "expired"):
-        return OrderCanceled(order_id=order.order_id, cl_ord_id=order.cl_ord_id, cum_qty=order.cum_qty,
-                             reason=order.reason or order.status, ts=ts, expired=order.status == "expired")
-    return None
 
 
 def _bootstrapped(runtime: Any) -> bool:
@@ -195,14 +132,6 @@ def _bootstrapped(runtime: Any) -> bool:
     reports = info["reports"].values()
     return all(r.halted or r.retiring or (not r.empty and len(r.tracked_txids) >= r.open_orders)
                for r in reports) or bool(info["loops"] > 1)
-
-
-def _rest_open_orders(port: Any) -> dict[str, str | None]:
-    try:
-        return {o.order_id: o.cl_ord_id for o in port.call("open_orders")}
-    except Exception as exc:
-        log.error("OpenOrders unavailable (%s); reconciling against nothing known open", exc)
-        return {}
 
 
 def _fallback_price(port: Any) -> float:

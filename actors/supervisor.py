@@ -12,6 +12,10 @@ asks and REST without stalling any inbox):
 4. replays the executions it missed from the exchange (missed_fills since its oldest tracked
    order) and reconciles it against the open orders, exactly as at start-up;
 5. raises an alert. Other slots never notice: each slot is its own actor.
+
+It also runs the reconciles that need REST outside start-up (`ReconcileAll`: a reconnect snapshot
+whose fills are incomplete, and the retries of any reconcile that left orders of unknown state;
+actors/reconcile.py), timed retries included.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from actors import startup
+from actors import reconcile
 from actors.alerts import Alert
-from actors.internal import BroadcastReconcile, DropPending, Inspect, RestartSlot, SlotFailed, SlotSpawned
+from actors.internal import DropPending, Inspect, ReconcileAll, RestartSlot, SlotFailed, SlotSpawned
 from actors.slot_io import decode_snapshot, state_key, targets
 from store.rows import StoreUnavailable
 
@@ -47,19 +51,34 @@ class Supervisor:
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._busy = threading.Event()
+        self._timers: list[threading.Timer] = []
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
         self._thread.start()
 
     def tell(self, message: Any) -> None:
         self.queue.put(message)
 
+    def retry_later(self, message: Any, delay: float) -> None:
+        """Queue `message` after `delay` wall seconds (a reconcile retry); dropped at stop."""
+        if self._stop.is_set():
+            return
+        timer = threading.Timer(delay, self.tell, (message,))
+        timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
     def stop(self) -> None:
         self._stop.set()
+        for timer in self._timers:
+            timer.cancel()
         self.queue.put(None)
         self._thread.join(timeout=10)
 
     def idle(self) -> bool:
         return self.queue.empty() and not self._busy.is_set()
+
+    def retry_pending(self) -> bool:
+        return any(t.is_alive() for t in self._timers)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -74,8 +93,14 @@ class Supervisor:
                     self.restart(msg.slot_id, clear_halt=False, why=f"crashed: {msg.error}")
                 elif isinstance(msg, RestartSlot):
                     self.restart(msg.slot_id, clear_halt=msg.clear_halt, why="operator resume after halt")
+                elif isinstance(msg, ReconcileAll):
+                    self.reconcile(msg)
             except Exception:
-                log.exception("supervisor could not restart slot %s", getattr(msg, "slot_id", "?"))
+                log.exception("supervisor could not handle %s (slot %s)", type(msg).__name__,
+                              getattr(msg, "slot_id", "-"))
+                if isinstance(msg, ReconcileAll):
+                    self.retry_later(ReconcileAll(startup=msg.startup, why=msg.why, attempt=msg.attempt + 1),
+                                     reconcile.retry_delay(msg.attempt + 1))
             finally:
                 self._busy.clear()
 
@@ -112,18 +137,37 @@ class Supervisor:
         runtime.ask(SlotSpawned(slot_id=slot_id, ref=ref), timeout=10)
         if not sys.config.virtual:
             time.sleep(_SETTLE_S)
-        replayed = self._replay(slot_id, snap)
-        refs["router"].ask(BroadcastReconcile(startup=True, now=sys.clock.now(), slot_id=slot_id), timeout=10)
+        replayed = self._reconcile_slot(slot_id, snap)
         self.restarts += 1
         message = f"slot {slot_id} restarted from its last persisted state ({why}); {replayed} execution(s) replayed"
         log.warning(message)
         sys.tell("status", Alert(kind="slot_restarted", message=message, ts=sys.clock.now(), severity="warning",
                                  slot_id=slot_id))
 
-    def _replay(self, slot_id: int, snap: Any) -> int:
-        """Executions and final states of the slot's tracked orders, as at start-up."""
-        tracked = targets(snap.state)
-        if not tracked or self.system.venue is None:
+    def _reconcile_slot(self, slot_id: int, snap: Any) -> int:
+        """The slot's missed executions and the final state of its gone orders, then its reconcile,
+        as at start-up (actors/reconcile.py); what stays unknown is retried."""
+        if self.system.venue is None:
             return 0
-        census = self.system.refs["router"].ask(Inspect(), timeout=10)
-        return startup.replay(self.system, self.system.venue.port, tracked, census["open"], census["partial"])
+        result = reconcile.reconcile_all(self.system, self.system.venue.port, startup=True, slot_id=slot_id,
+                                         tracked=targets(snap.state))
+        if not result.settled:
+            reconcile.report_unsettled(self.system, result, startup=True)
+        return result.replayed
+
+    def reconcile(self, msg: ReconcileAll) -> None:
+        """Reconcile every slot after asking the exchange (a reconnect snapshot without complete
+        fills, or a retry of a reconcile that left orders unknown)."""
+        sys = self.system
+        if sys.venue is None:
+            return
+        if not sys.config.virtual:
+            time.sleep(_SETTLE_S)  # acks of orders already on the wire arrive first
+        result = reconcile.reconcile_all(sys, sys.venue.port, startup=msg.startup)
+        if result.settled:
+            log.info("reconcile (%s, attempt %d): settled, %d execution(s) replayed", msg.why, msg.attempt,
+                     result.replayed)
+            if msg.attempt > 1:
+                reconcile.report_settled(sys, result, msg.attempt)
+        else:
+            reconcile.report_unsettled(sys, result, startup=msg.startup, attempt=msg.attempt)

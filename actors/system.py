@@ -38,7 +38,7 @@ from actors.status_board import StatusBoardActor
 from actors.store import StoreActor
 from actors.supervisor import Supervisor
 from actors.venues import VenueFactory, VenueHandle
-from core import aliases
+from core import aliases, loss_lock
 from core import state_machine as sm
 from core.config import Settings
 from core.market import PairRules
@@ -108,7 +108,19 @@ class System:
                                        [s.slot_id for s in slots])
         for s in slots:
             s.alias = aliases.alias_of(snap.aliases, s.slot_id) or s.alias
+        snap.loss_lock = self._loss_tally(snap.loss_lock, slots)
         return snap, slots
+
+    def _loss_tally(self, restored: loss_lock.LossLockState, slots: list[SlotSnapshot]) -> loss_lock.LossLockState:
+        """The daily loss tally to start with (`loss_lock.restored_tally`): `__v1__` is saved once
+        per loop, a slot's `today_realized_loss` with each fill, so a crash in between must not
+        forget a loss. The runtime evaluates the lock on it when start-up is done (`_started`)."""
+        tally = loss_lock.restored_tally(restored, [(s.state.loss_day, s.state.today_realized_loss) for s in slots],
+                                         self.clock.now())
+        if tally != restored:
+            log.warning("daily loss tally %.2f USD from the slots' books (the saved tally said %.2f for %s)",
+                        tally.daily_realized_loss_utc, restored.daily_realized_loss_utc, restored.utc_day or "no day")
+        return tally
 
     def _fresh(self) -> RuntimeSnapshot:
         alias_state = aliases.new_state(",".join(self.settings.slot_alias_pool))
@@ -185,7 +197,7 @@ class System:
         self.venue = cfg_.venue(self.inflight, router, CountingSink(router, self.inflight))
         rate_budget.ask(Wire(refs={"gateway": self.venue.intents}), timeout=10)
         self.startup_timings = startup.run(self, cfg_.startup_timeout)
-        router.ask(Wire(refs={"auto_reconcile": True}), timeout=10)
+        router.ask(Wire(refs={"auto_reconcile": True, "supervisor": self.supervisor}), timeout=10)
         if cfg_.start_clock:
             self.refs["clock"] = ClockActor.start(
                 self.inflight, self.clock, runtime, None if cfg_.virtual else status,

@@ -2,11 +2,13 @@
 
 Each check is a pure function of its (small, immutable) state, the facts and `now`; it returns the
 new state and a list of `GuardEvent`s. The runtime acts on the events: `pause` kinds pause the bot
-(pausing an already paused bot is a no-op there), `alert`/`notice` kinds go to the operator.
+(a pause of a kind that does not outrank the current one is a no-op there, see "pause precedence"
+below), `alert`/`notice` kinds go to the operator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
@@ -37,6 +39,84 @@ class GuardEvent(msgspec.Struct, frozen=True, kw_only=True):
     kind: GuardKind
     action: Literal["pause", "alert", "notice"]
     message: str
+
+
+# ------------------------------------------------------------------------------ pause precedence
+#
+# A paused bot records one pause kind (`pause_kind`, persisted in `__v1__`): the one that says what
+# must happen before it trades again. Two kinds are latches that only an operator `resume` lifts
+# (`operator`, `api_errors`); the others are conditions that lift by themselves and that the
+# runtime can re-check at any moment: the daily loss lock (its own state, persisted apart and shown
+# in the status whatever the pause kind), a stale price, an empty slot that cannot be funded,
+# start-up. The record prefers a latch, because nothing else remembers it; the loss lock keeps its
+# precedence over everything where it matters (D8): every resume, the operator's included,
+# re-checks it and never sets RUNNING while it is active, and it takes over every automatic pause.
+
+PauseKind = Literal["operator", "api_errors", "loss_lock", "stale_price", "cannot_bootstrap", "startup"]
+
+PAUSE_PRECEDENCE: dict[str, int] = {
+    "operator": 4,
+    "api_errors": 4,
+    "loss_lock": 3,
+    "stale_price": 2,
+    "cannot_bootstrap": 1,
+    "startup": 0,
+}
+# Pauses only an operator `resume` lifts (nothing re-checks them: they must never be overwritten).
+LATCHED_PAUSE_KINDS: frozenset[str] = frozenset({"operator", "api_errors"})
+# Pauses that lift by themselves when their condition ends; the runtime re-checks each on resume.
+AUTOMATIC_PAUSE_KINDS: frozenset[str] = frozenset({"loss_lock", "stale_price", "cannot_bootstrap", "startup"})
+
+
+class PauseCondition(msgspec.Struct, frozen=True):
+    """An automatic pause condition that holds now: its kind and the reason to show."""
+
+    kind: str
+    reason: str
+
+
+def pause_rank(kind: str) -> int:
+    """A kind's precedence. An unknown or empty kind (a paused snapshot from before pause kinds
+    were saved, or one a newer version wrote) ranks as the operator's pause: only an operator
+    `resume` lifts it. Never guess it away."""
+    return PAUSE_PRECEDENCE.get(kind, PAUSE_PRECEDENCE["operator"])
+
+
+def pause_takes_over(current: str, new: str) -> bool:
+    """Whether a pause of kind `new`, asked for while paused for `current`, replaces it (kind and
+    reason). Only a strictly higher rank does: the same kind again (a guard that fires every loop)
+    or an equal one (operator vs api_errors: both wait for an operator resume) keeps the pause as
+    it is, so repeated requests are idempotent and do not alert again. A latch is never replaced."""
+    return pause_rank(new) > pause_rank(current)
+
+
+def operator_may_pause(current: str) -> bool:
+    """The operator's `pause` on a bot already paused for `current`: it takes over any automatic
+    pause (the loss lock's included: the lock still refuses resume until it clears, and after that
+    the bot stays paused until the operator resumes); refused when the bot already waits for an
+    operator (operator, api_errors)."""
+    return pause_takes_over(current, "operator")
+
+
+def pause_after_resume(holding: Iterable[PauseCondition]) -> PauseCondition | None:
+    """What a resume leads to: the highest-ranked automatic condition that still holds, or None
+    (RUNNING).
+
+    Rule: a resume lifts one pause (an automatic resume only its own kind, the operator's any; the
+    operator's is refused while the loss lock is active) and never sets RUNNING while an automatic
+    condition holds; the bot stays paused for the strongest of them instead (loss_lock >
+    stale_price > cannot_bootstrap > startup), which then lifts by itself like any pause of its
+    kind. A pause records one kind, the strongest when it was taken; the weaker conditions are not
+    remembered in a stack but re-checked when it lifts, because each is a fact the runtime can
+    evaluate at any moment, while a remembered reason could outlive its condition unseen (or be
+    lost on a restart). Latched pauses (operator, api_errors) are not conditions: no automatic
+    resume lifts them and a resume never re-enters them; they come back only when asked for again.
+    """
+    best: PauseCondition | None = None
+    for c in holding:
+        if c.kind in AUTOMATIC_PAUSE_KINDS and (best is None or pause_rank(c.kind) > pause_rank(best.kind)):
+            best = c
+    return best
 
 
 # ---------------------------------------------------------------------------------- stale price

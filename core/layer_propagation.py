@@ -6,15 +6,23 @@ the new size spreads through the book as slots cycle. To show that, every slot t
 active orders with the layer count it was sized with (`tags`: local order id -> layers), and the
 coordinator counts how many carry the current effective count.
 
+A fixed-volume entry (the runtime's auto-repair, a single-side or reseed bootstrap) carries the
+current layers only when its volume is at least what the slot's own sizes give at the current
+layers (`fixed_volume_layers`): a repair at the slot's layered volume does, a reduced or 2 x
+minimum reseed order does not (0).
+
 Pure functions; the slot actor keeps the tags next to its state and persists them with it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 import msgspec
 
+from core import sizing
+from core.engine_config import EngineConfig
 from core.slot_types import PairState
 
 UNKNOWN = -1  # report key for active orders without a tag (placed before tags were kept)
@@ -58,6 +66,32 @@ def carry(old: PairState, new: PairState, tags: Mapping[int, int], placing_layer
         if source is not None and source in tags:
             out[o.local_id] = tags[source]
     return out
+
+
+def fixed_volume_layers(
+    volume: float,
+    sizes: sizing.OrderSize,
+    trades: Iterable[str],
+    price: float,
+    cfg: EngineConfig,
+    layers: int,
+) -> int:
+    """Layers an entry of the fixed `volume` (DOGE) carries: `layers` or 0.
+
+    `sizes` are the slot's own sizes at the current effective `layers`; the entry carries them
+    exactly when `volume` is at least the volume those sizes give at the market `price` for every
+    trade in `trades` (the runtime sizes repairs and bootstraps at the market price too). A
+    smaller volume (a degraded bootstrap reduced to what the funds allow, the 2 x minimum reseed)
+    or a slot whose own size cannot be placed (below Kraken's minimums) carries no layer: 0.
+    """
+    if layers <= 0 or not (math.isfinite(volume) and volume > 0):
+        return 0
+    tolerance = cfg.rules.volume_step / 2  # both sides are floored to the volume step
+    for trade in trades:
+        sized = sizing.entry_volume(sizes, trade, price, cfg).volume
+        if sized is None or volume + tolerance < sized:
+            return 0
+    return layers
 
 
 def counts(state: PairState, tags: Mapping[int, int]) -> dict[int, int]:

@@ -5,9 +5,11 @@ falls in the current UTC day and whose `net_profit` is negative. Recovery-evicti
 booked as cycles too (from_recovery), so they count. Profits do not offset losses: the breaker
 bounds how much the bot may lose in a day, not its net.
 
-Two ways to keep the tally, proven equal by tests:
-* `rescan_daily_loss(cycles, now)` over every cycle (start-up, after a restore, `audit`);
-* `record_cycle(state, exit_time, net_profit)` once per booked cycle (the runtime's hot path).
+The tally is kept by `record_cycle(state, exit_time, net_profit)` once per booked cycle (the
+runtime's hot path); `rescan_daily_loss(cycles, now)` is its definition over every cycle, and
+tests prove the two equal. The state is saved in `__v1__` once per runtime loop, while each slot
+commits its own `today_realized_loss` with every fill: at start-up `restored_tally` takes the
+larger of the two, so a crash between a losing fill and the next save cannot lose that loss.
 
 `evaluate(state, limit, now)` then applies rollover and the lock rules and returns events the
 runtime turns into pause / alert / notification. `now` is always passed in.
@@ -69,11 +71,30 @@ def rescan_daily_loss(cycles: Iterable[CycleLike], now: float) -> float:
     return sum(cycle_loss(c.net_profit) for c in cycles if utc_day(c.exit_time) == today)
 
 
-def rescanned(state: LossLockState, cycles: Iterable[CycleLike], now: float) -> LossLockState:
-    """Replace the tally with a full rescan for `now`'s day (start-up, after restore); lock untouched."""
-    return msgspec.structs.replace(
-        state, utc_day=utc_day(now), daily_realized_loss_utc=rescan_daily_loss(cycles, now)
-    )
+def day_number(ts: float) -> int:
+    """The UTC day of `ts` as the slots count it (`PairState.loss_day`: days since the epoch)."""
+    return int(ts // 86400.0)
+
+
+def restored_tally(state: LossLockState, slot_losses: Iterable[tuple[int, float]], now: float) -> LossLockState:
+    """The tally to start with: max(the restored tally if it is `now`'s day, the sum of the slots'
+    `today_realized_loss` whose `loss_day` is `now`'s day).
+
+    slot_losses: (loss_day, today_realized_loss) of every restored slot. The slots commit theirs
+    with each fill; `__v1__` (where `state` comes from) is saved once per loop, so after a crash it
+    can miss the last losing exits, which are booked and will not be replayed. Max, not sum: the
+    restored tally already holds the slots' earlier losses, and also the losses of slots removed
+    since, which no slot reports any more; max never under-counts, the safe side for a breaker.
+    Only the tally moves (to `now`'s day when the slots' sum wins); whether it locks is for
+    `evaluate`. An active lock keeps the day it engaged, so a past day's lock still clears.
+    """
+    today, today_no = utc_day(now), day_number(now)
+    books = sum(loss for day, loss in slot_losses if day == today_no and loss > 0)
+    kept = state.daily_realized_loss_utc if state.utc_day == today else 0.0
+    if books <= kept:
+        return state
+    locked_day = state.locked_utc_day or (state.utc_day if state.active else "")
+    return msgspec.structs.replace(state, utc_day=today, daily_realized_loss_utc=books, locked_utc_day=locked_day)
 
 
 def record_cycle(state: LossLockState, exit_time: float, net_profit: float) -> LossLockState:

@@ -164,6 +164,7 @@ def request_cancel(
         booked_price=booked_price,
         requested_at=state.now,
         reason=reason,
+        placed_at=order.placed_at,
     )
     state = replace(state, pending_cancels=(*state.pending_cancels, marker))
     return state, CancelOrderAction(local_id=order.local_id, txid=order.txid, reason=reason)

@@ -119,6 +119,7 @@ def evict_recovery(state: PairState, cfg: EngineConfig, rec: RecoveryOrder) -> R
         booked_price=price,
         requested_at=state.now,
         reason="recovery_evicted",
+        placed_at=rec.orphaned_at,
     )
     state = replace(state, pending_cancels=(*state.pending_cancels, marker))
     cancel = CancelOrderAction(

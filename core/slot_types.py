@@ -89,6 +89,7 @@ class PendingCancel(_Frozen):
     booked_price: float = 0.0
     requested_at: float = 0.0
     reason: str = ""
+    placed_at: float = 0.0  # when the order itself was placed (0: a snapshot from before this field)
 
 
 class CycleRecord(_Frozen):

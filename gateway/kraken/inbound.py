@@ -118,6 +118,7 @@ class Inbound:
             self._emit(done)
 
     async def _complete_snapshot(self, done: ExecutionsSnapshotDone, orphans: list[Fill], since: float | None) -> None:
+        complete = True
         if orphans:
             assert self._owners is not None
             try:
@@ -125,26 +126,30 @@ class Inbound:
             except Exception as exc:
                 self._emit(ExchangeError(error=f"{type(exc).__name__}: {exc}", context="snapshot owner lookup", ts=self._clock()))
                 owners = {}
+                complete = False  # executions whose owner is unknown cannot reach their slot yet
             self.counters["owner_lookups"] += 1
             for fill in orphans:
                 cl_ord_id = owners.get(fill.order_id)
                 self._emit(self.orders.enrich(msgspec.structs.replace(fill, cl_ord_id=cl_ord_id)) if cl_ord_id else fill)
-        if since is not None:
-            await self._replay_fills(since)
-        self._emit(done)
+        if since is not None and not await self._replay_fills(since):
+            complete = False
+        # Declared done either way (the stream goes on), but saying whether executions may be
+        # missing: the bot must not then read "not open" as "cancelled" (actors/reconcile.py).
+        self._emit(done if complete else msgspec.structs.replace(done, fills_complete=False))
 
-    async def _replay_fills(self, since: float) -> None:
+    async def _replay_fills(self, since: float) -> bool:
         assert self._replay is not None
         try:
             fills = await self._replay(since - 1.0)
         except Exception as exc:
             self._emit(ExchangeError(error=f"{type(exc).__name__}: {exc}", context="missed-fill replay", ts=self._clock()))
-            fills = []
+            return False
         for fill in fills:
             self.counters["replayed_fills"] += 1
             if self.exec_ids.seen(fill.exec_id):
                 self.counters["duplicate_fills"] += 1
             self._emit(self.orders.enrich(fill))
+        return True
 
     def _check_sequence(self, conn: Any, channel: str, sequence: int) -> None:
         last = conn.seq.get(channel)

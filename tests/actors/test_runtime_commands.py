@@ -28,6 +28,7 @@ class FakeRuntime:
         self.slots: dict[int, object] = {1: object()}
         self.reports: dict[int, Any] = {1: _Report()}
         self.mode = "RUNNING"
+        self.pause_kind = ""
         self.pause_reason = ""
         self.halt_reason = ""
         self.loss = loss_lock.LossLockState()
@@ -40,7 +41,7 @@ class FakeRuntime:
         self.sent.append(msg)
 
     def pause(self, kind: str, reason: str, now: float) -> None:
-        self.mode, self.pause_reason = "PAUSED", reason
+        self.mode, self.pause_kind, self.pause_reason = "PAUSED", kind, reason
 
     def reconfigure_slots(self) -> None:
         self.reconfigured += 1
@@ -105,7 +106,7 @@ def test_refusals_by_state_are_refused(setup):
         rt.loss = loss_lock.LossLockState(active=True, utc_day="2023-11-14", daily_realized_loss_utc=12.0)
         cmd: c.Command = c.Resume()
     elif setup == "paused":
-        rt.mode, rt.pause_reason = "PAUSED", "coffee"
+        rt.mode, rt.pause_kind, rt.pause_reason = "PAUSED", "operator", "coffee"
         cmd = c.Pause()
     elif setup == "sticky_off":
         cmd = c.ReleaseSlot(slot_id=1)
@@ -125,5 +126,5 @@ def test_the_dashboard_answers_400_with_a_body_naming_the_problem():
         assert "no slot 42" in unknown.json()["message"]
         pct = http.post("/api/action", json={"action": "set_entry_pct", "value": 30})
         assert pct.status_code == 400 and pct.json()["data"]["field"] == "value"
-        rt.mode = "PAUSED"
+        rt.mode, rt.pause_kind = "PAUSED", "operator"
         assert http.post("/api/action", json={"action": "pause"}).status_code == 409

@@ -67,6 +67,7 @@ def test_start_up_completion_keeps_a_restored_active_lock_paused() -> None:
 
 def test_a_restored_lock_cleared_by_utc_rollover_resumes_trading() -> None:
     rt = _runtime("PAUSED", "loss_lock", lock_active=True)
+    rt.price_ts = NOW + 86_400.0 - 1.0  # prices flow (a day-old price would leave a stale_price pause)
     runtime_loop.evaluate_loss_lock(rt, NOW + 86_400.0)  # the next UTC day
     assert not rt.loss.active
     assert rt.mode == "RUNNING"

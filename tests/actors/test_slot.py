@@ -26,6 +26,7 @@ from actors.messages import (
     OrderRejected,
     PlaceOrder,
 )
+from actors.slot_io import SlotSnapshot
 from actors.status import SlotStatus
 from actors.store_messages import BookFills
 from core import order_ids
@@ -188,9 +189,17 @@ def test_intents_wait_for_the_store_and_go_out_when_it_recovers(rig):
     assert len(places(rig)) == 2
 
 
+def _restarted(rig):
+    """The slot as a new process starts it: from its persisted state, nothing in flight."""
+    state = rig.slot.ask(Inspect())["state"]
+    rig.slot.stop()
+    rig.slot = rig.start_slot(SlotSnapshot(slot_id=3, alias="doge", state=state))
+
+
 def test_startup_reconcile_binds_replaces_and_cancels_strays(rig):
     orders = bootstrapped(rig)
     sell, buy = orders["A"], orders["B"]
+    _restarted(rig)
     stray_cl = order_ids.encode(order_ids.OrderOwner(kind="s", slot_id=3, trade_id="A", role="entry", cycle=9,
                                                      local_id=99))
     before = len(places(rig))
@@ -202,6 +211,44 @@ def test_startup_reconcile_binds_replaces_and_cancels_strays(rig):
     assert [p.cl_ord_id for p in replaced] == [buy.cl_ord_id]
     cancels = [s.intent for s in rig.rb.ask(Recorded(Submit)) if isinstance(s.intent, CancelOrder)]
     assert [c.order_id for c in cancels] == ["OZ-9"]
+
+
+def test_a_startup_reconcile_never_places_again_an_order_placed_in_this_life(rig):
+    # Placed by this actor and not acknowledged yet: in flight, not lost. Placing it again would
+    # leave two copies on the exchange (a retried or late start-up reconcile must be harmless).
+    bootstrapped(rig)
+    before = len(places(rig))
+    deliver(rig, ReconcileOpen(open_orders={}, startup=True, now=T0 + 5))
+    assert places(rig)[before:] == []
+    assert len(rig.slot.ask(Inspect())["state"].orders) == 2
+
+
+def test_an_incomplete_open_list_binds_but_never_closes_replaces_or_cancels(rig):
+    orders = bootstrapped(rig)
+    accept(rig, orders["A"], "OA-1")
+    _restarted(rig)
+    stray_cl = order_ids.encode(order_ids.OrderOwner(kind="s", slot_id=3, trade_id="A", role="entry", cycle=9,
+                                                     local_id=99))
+    before = len(places(rig))
+    cancels_before = len(rig.rb.ask(Recorded(Submit)))
+    # Only what the stream has reported since the restart; OpenOrders failed: the list is partial.
+    deliver(rig, ReconcileOpen(open_orders={"OZ-9": stray_cl}, startup=True, now=T0 + 5, complete=False,
+                               unresolved=frozenset({"OA-1"})))
+    state = rig.slot.ask(Inspect())["state"]
+    assert {o.trade_id: o.txid for o in state.orders} == {"A": "OA-1", "B": ""}, "nothing closed"
+    assert places(rig)[before:] == [], "nothing placed again on a guess"
+    assert len(rig.rb.ask(Recorded(Submit))) == cancels_before, "no stray cancelled on a partial list"
+
+
+def test_an_unresolved_order_stays_tracked_until_a_reconcile_settles_it(rig):
+    orders = bootstrapped(rig)
+    accept(rig, orders["A"], "OA-1")
+    accept(rig, orders["B"], "OB-1")
+    deliver(rig, ReconcileOpen(open_orders={"OB-1": orders["B"].cl_ord_id}, startup=False, now=T0 + 5,
+                               unresolved=frozenset({"OA-1"})))
+    assert "OA-1" in {o.txid for o in rig.slot.ask(Inspect())["state"].orders}, "QueryOrders could not say"
+    deliver(rig, ReconcileOpen(open_orders={"OB-1": orders["B"].cl_ord_id}, startup=False, now=T0 + 9))
+    assert "OA-1" not in {o.txid for o in rig.slot.ask(Inspect())["state"].orders}
 
 
 def test_order_gone_from_the_exchange_is_treated_as_cancelled(rig):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core import bootstrap, sizing
 from core import layer_propagation as lp
 from core import state_machine as sm
 
@@ -72,3 +74,49 @@ def test_tags_always_cover_exactly_the_active_orders(steps: list[tuple[str, int,
         entries = {o.local_id for o in state.orders if o.role == "entry"}
         assert entries <= set(tags), "every entry is tagged when placed"
         assert sum(lp.counts(state, tags).values()) == len(state.orders)
+
+
+# --------------------------------------------------------------------------- fixed-volume entries
+
+LAYERED = sm.EngineConfig(capital_layer_doge_per_order=30.0)  # 10 USD + 2 x 30 DOGE at 0.1 = 160 DOGE
+PRICE = 0.1
+
+
+def _own(cfg: sm.EngineConfig, layers: int, profit: float = 0.0) -> sizing.TradeSizes:
+    return sizing.slot_trade_sizes(cfg, slot_total_profit=profit, price=PRICE, effective_layers=layers)
+
+
+def test_a_fixed_volume_carries_the_layers_exactly_when_it_reaches_the_layered_size() -> None:
+    sizes = _own(LAYERED, 2)
+    layered = sizing.entry_volume(sizes, "B", PRICE, LAYERED).volume
+    assert layered == 160.0
+    # The runtime's repair volume (order_volume: the slot's size at the effective layers).
+    assert lp.fixed_volume_layers(layered, sizes, ("B",), PRICE, LAYERED, 2) == 2
+    assert lp.fixed_volume_layers(layered, sizes, ("A", "B"), PRICE, LAYERED, 2) == 2
+    assert lp.fixed_volume_layers(layered + 5, sizes, ("A",), PRICE, LAYERED, 2) == 2
+    # Reduced to what the funds allow (degraded single-side bootstrap): no layer.
+    assert lp.fixed_volume_layers(layered - 1e-6, sizes, ("A",), PRICE, LAYERED, 2) == 0
+    assert lp.fixed_volume_layers(130.0, sizes, ("B",), PRICE, LAYERED, 2) == 0
+    # The 2 x minimum reseed order: no layer.
+    reseed = LAYERED.rules.floor_volume(2 * bootstrap.min_tradeable_volume(PRICE, LAYERED.rules))
+    assert lp.fixed_volume_layers(reseed, sizes, ("A",), PRICE, LAYERED, 2) == 0
+    # The unlayered size at 0 layers is tagged 0 either way.
+    assert lp.fixed_volume_layers(100.0, _own(LAYERED, 0), ("A",), PRICE, LAYERED, 0) == 0
+
+
+def test_compounded_sizes_and_doge_mode_are_compared_with_the_slots_own_size() -> None:
+    grown = _own(LAYERED, 1, profit=2.0)  # 12 USD + 3 USD of layer = 150 DOGE
+    assert lp.fixed_volume_layers(130.0, grown, ("B",), PRICE, LAYERED, 1) == 0
+    assert lp.fixed_volume_layers(150.0, grown, ("B",), PRICE, LAYERED, 1) == 1
+    doge = msgspec.structs.replace(LAYERED, order_size_mode="DOGE")  # 60 + 30 per layer
+    assert lp.fixed_volume_layers(120.0, _own(doge, 2), ("A",), PRICE, doge, 2) == 2
+    assert lp.fixed_volume_layers(119.0, _own(doge, 2), ("A",), PRICE, doge, 2) == 0
+
+
+def test_no_layer_when_the_slot_size_cannot_be_placed_or_the_volume_is_garbage() -> None:
+    tiny = msgspec.structs.replace(LAYERED, order_size_usd=1.0, capital_layer_doge_per_order=1.0)
+    assert sizing.entry_volume(_own(tiny, 1), "A", PRICE, tiny).volume is None  # 11 DOGE < 50 minimum
+    assert lp.fixed_volume_layers(100.0, _own(tiny, 1), ("A",), PRICE, tiny, 1) == 0
+    assert lp.fixed_volume_layers(160.0, _own(LAYERED, 2), ("A",), 0.0, LAYERED, 2) == 0
+    for bad in (float("nan"), float("inf"), 0.0, -160.0):
+        assert lp.fixed_volume_layers(bad, _own(LAYERED, 2), ("A",), PRICE, LAYERED, 2) == 0

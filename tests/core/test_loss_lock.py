@@ -32,6 +32,12 @@ def cyc(exit_time: float, net: float, from_recovery: bool = False) -> CycleRecor
     )
 
 
+def rescanned(state: ll.LossLockState, cycles: list[CycleRecord], now: float) -> ll.LossLockState:
+    """The tally replaced by a full rescan for `now`'s day (the oracle the incremental tally is
+    checked against; also a handy way to build a state with a given day's loss)."""
+    return msgspec.structs.replace(state, utc_day=ll.utc_day(now), daily_realized_loss_utc=ll.rescan_daily_loss(cycles, now))
+
+
 def kinds(events: list[ll.LossLockEvent]) -> list[str]:
     return [e.kind for e in events]
 
@@ -54,7 +60,7 @@ def test_daily_loss_sums_only_negative_cycles_of_the_current_utc_day() -> None:
 
 
 def test_lock_engages_when_loss_reaches_limit() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -3.0)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -3.0)], DAY0 + 2 * H)
     state, events = ll.evaluate(state, 3.0, DAY0 + 2 * H)
     assert state.active and kinds(events) == ["locked"]
     assert state.locked_utc_day == "2026-02-14"
@@ -64,7 +70,7 @@ def test_lock_engages_when_loss_reaches_limit() -> None:
 
 
 def test_lock_stays_quiet_below_limit_and_does_not_repeat_events() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -2.99)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -2.99)], DAY0 + 2 * H)
     state, events = ll.evaluate(state, 3.0, DAY0 + 2 * H)
     assert not state.active and events == []
     state = ll.record_cycle(state, DAY0 + 3 * H, -0.01)
@@ -75,14 +81,14 @@ def test_lock_stays_quiet_below_limit_and_does_not_repeat_events() -> None:
 
 
 def test_limit_zero_or_negative_disables_the_lock() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -100.0)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -100.0)], DAY0 + 2 * H)
     for limit in (0.0, -1.0):
         s, events = ll.evaluate(state, limit, DAY0 + 2 * H)
         assert not s.active and events == []
 
 
 def test_lock_auto_clears_on_utc_rollover() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
     state, _ = ll.evaluate(state, 3.0, DAY0 + 2 * H)
     state, events = ll.evaluate(state, 3.0, DAY0 + 86_400 + 1)
     assert kinds(events) == ["cleared_rollover"]
@@ -94,7 +100,7 @@ def test_lock_auto_clears_on_utc_rollover() -> None:
 
 
 def test_lock_clears_when_limit_raised_above_current_loss() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
     state, _ = ll.evaluate(state, 3.0, DAY0 + 2 * H)
     same, events = ll.evaluate(state, 5.0, DAY0 + 2 * H)  # equal to the loss: still locked
     assert same.active and events == []
@@ -103,7 +109,7 @@ def test_lock_clears_when_limit_raised_above_current_loss() -> None:
 
 
 def test_lock_clears_when_limit_disabled() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
     state, _ = ll.evaluate(state, 3.0, DAY0 + 2 * H)
     state, events = ll.evaluate(state, 0.0, DAY0 + 2 * H)
     assert kinds(events) == ["cleared_limit"]
@@ -111,7 +117,7 @@ def test_lock_clears_when_limit_disabled() -> None:
 
 
 def test_rollover_into_a_day_that_already_lost_the_limit_relocks() -> None:
-    state = ll.rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
+    state = rescanned(ll.LossLockState(), [cyc(DAY0 + H, -5.0)], DAY0 + 2 * H)
     state, _ = ll.evaluate(state, 3.0, DAY0 + 2 * H)
     state = ll.record_cycle(state, DAY0 + 86_400 + 10, -4.0)  # just after midnight
     state, events = ll.evaluate(state, 3.0, DAY0 + 86_400 + 20)
@@ -162,7 +168,7 @@ def test_property_incremental_equals_rescan(steps: list[tuple[float, float, bool
     """The runtime's incremental tally always equals a full rescan after each evaluate."""
     now = DAY0 - 3 * H
     cycles: list[CycleRecord] = []
-    inc = ll.rescanned(ll.LossLockState(), [], now)
+    inc = rescanned(ll.LossLockState(), [], now)
     scan = ll.LossLockState()
     for advance, net, do_eval in steps:
         now += advance / 40  # several cycles per day, with occasional midnight crossings
@@ -170,7 +176,7 @@ def test_property_incremental_equals_rescan(steps: list[tuple[float, float, bool
         inc = ll.record_cycle(inc, now, net)
         if do_eval:
             inc, inc_events = ll.evaluate(inc, limit, now)
-            scan = ll.rescanned(scan, cycles, now)
+            scan = rescanned(scan, cycles, now)
             scan, scan_events = ll.evaluate(scan, limit, now)
             assert inc.daily_realized_loss_utc == pytest.approx(scan.daily_realized_loss_utc, abs=1e-9)
             assert inc.utc_day == scan.utc_day

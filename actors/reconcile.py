@@ -1,0 +1,202 @@
+"""Reconciling the slots with the exchange after nobody listened (start-up, a reconnect whose
+executions may be incomplete, a slot restart).
+
+One rule: **an order's absence from the open list is evidence of its end only when its final
+state is known.** So before the slots reconcile:
+
+1. the executions of the tracked orders that may have executed while away are replayed
+   (TradesHistory; duplicates die on exec_id downstream);
+2. the final state of every tracked order gone from the book is asked for (QueryOrders) and
+   routed as the execution event the stream would have carried (`OrderFilled` / `OrderCanceled`);
+3. the slots get `ReconcileOpen` with what could not be settled: `unresolved` (exchange ids whose
+   state QueryOrders could not give, or still reports open) stay tracked; `complete` False (no
+   executions snapshot and no REST OpenOrders) means bind only: nothing is closed, re-placed or
+   cancelled on a list that may be missing orders.
+
+An incomplete reconcile is retried by the supervisor with backoff (`ReconcileAll`) and alerts
+once. Before this, a failed REST call made the slots take filled orders for cancelled (the fill
+lost, the position without an exit) or place every resting order a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from actors.alerts import Alert
+from actors.internal import BroadcastReconcile, Inspect, ReconcileAll
+from actors.messages import OrderCanceled, OrderFilled
+from actors.slot_io import targets
+
+if TYPE_CHECKING:
+    from actors.system import System
+
+log = logging.getLogger("reconcile")
+
+RETRY_BASE_S = 5.0  # first retry of an incomplete reconcile; doubling up to RETRY_MAX_S
+RETRY_MAX_S = 120.0
+CRITICAL_AFTER = 5  # attempts before the alert turns critical
+
+# Exchange and bot clocks may disagree; the replay window reaches this far before the oldest order.
+CLOCK_SKEW_MARGIN_S = 600.0
+
+
+class ReplayResult(msgspec.Struct, frozen=True, kw_only=True):
+    replayed: int  # executions routed from TradesHistory
+    unresolved: frozenset[str]  # gone orders whose final state is not known
+
+
+class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
+    tracked: int
+    replayed: int
+    complete: bool  # the open-order list was known (snapshot or REST)
+    unresolved: frozenset[str]
+    replay_ms: float = 0.0
+
+    @property
+    def settled(self) -> bool:
+        return self.complete and not self.unresolved
+
+
+def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str, str | None],
+           partial: set[str] | None = None) -> ReplayResult:
+    """Deliver what happened to tracked orders while nobody listened, in stream order via the router:
+    their executions (TradesHistory), then the final state of each tracked order that is no longer
+    open (QueryOrders), so an order whose executions are not in the history window still completes
+    (at its limit price) or closes, instead of looking cancelled."""
+    # Only orders that may have executed while nobody listened need the history: gone from the book,
+    # never acknowledged, or open with executions. A clean restart replays nothing.
+    touched = partial or set()
+    need = [t for t in tracked if not t.txid or t.txid not in open_orders or t.txid in touched]
+    if not need:
+        return ReplayResult(replayed=0, unresolved=frozenset())
+    # From the oldest placement among them; an order of unknown age (a pending cancel saved before
+    # PendingCancel.placed_at existed) widens the window to the 7 days TradesHistory replays serve.
+    week_ago = system.clock.now() - 7 * 86400.0
+    start = min(t.placed_at if t.placed_at > 0 else week_ago for t in need) - CLOCK_SKEW_MARGIN_S
+    replayed = 0
+    try:
+        for fill in port.call("missed_fills", start):
+            system.tell("router", fill)
+            replayed += 1
+    except Exception as exc:
+        # Not fatal: QueryOrders below still gives each gone order's final state (a fill then
+        # books at the order's average price once its executions are overdue).
+        log.error("missed-fill replay failed (%s); final states come from QueryOrders", exc)
+    gone = sorted({t.txid for t in tracked if t.txid and t.txid not in open_orders})
+    unresolved: set[str] = set()
+    if gone:
+        try:
+            orders = port.call("query_orders", gone)
+        except Exception as exc:
+            log.error("QueryOrders failed (%s); %d order(s) gone from the book stay tracked until a "
+                      "retry learns how they ended", exc, len(gone))
+            return ReplayResult(replayed=replayed, unresolved=frozenset(gone))
+        for order in orders:
+            outcome = closed_outcome(order, system.clock.now())
+            if outcome is not None:
+                system.tell("router", outcome)
+            else:
+                unresolved.add(order.order_id)  # the exchange still calls it open: not gone
+    return ReplayResult(replayed=replayed, unresolved=frozenset(unresolved))
+
+
+def closed_outcome(order: Any, now: float) -> OrderFilled | OrderCanceled | None:
+    """A closed REST order as the execution event the stream would have carried."""
+    ts = order.close_ts or now
+    if order.status == "closed" or (order.order_qty > 0 and order.cum_qty >= order.order_qty - 1e-9):
+        return OrderFilled(order_id=order.order_id, cl_ord_id=order.cl_ord_id, cum_qty=order.cum_qty,
+                           avg_price=order.avg_price, ts=ts)
+    if order.status in ("canceled", "expired"):
+        return OrderCanceled(order_id=order.order_id, cl_ord_id=order.cl_ord_id, cum_qty=order.cum_qty,
+                             reason=order.reason or order.status, ts=ts, expired=order.status == "expired")
+    return None
+
+
+def rest_open_orders(port: Any) -> dict[str, str | None] | None:
+    """OpenOrders over REST; None when unavailable (not "nothing open")."""
+    try:
+        return {o.order_id: o.cl_ord_id for o in port.call("open_orders")}
+    except Exception as exc:
+        log.error("OpenOrders unavailable (%s)", exc)
+        return None
+
+
+def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | None = None,
+                  tracked: list[Any] | None = None) -> ReconcileResult:
+    """Replay, settle what can be settled, then reconcile the slots (or one) in stream order.
+
+    The open list is the router's census when an executions snapshot has been seen; otherwise a
+    REST OpenOrders read now, handed to the router as a base it merges into its live census
+    (`RouterActor._open_view`); otherwise unknown (`complete` False).
+    """
+    router = system.refs["router"]
+    slots = system.slot_refs()
+    if slot_id is not None:
+        slots = {slot_id: slots[slot_id]} if slot_id in slots else {}
+    if tracked is None:
+        tracked = [t for ref in slots.values() for t in targets(ref.ask(Inspect(), timeout=10)["state"])]
+    census = router.ask(Inspect(), timeout=10)
+    base: dict[str, str | None] | None = None
+    complete = True
+    if census["snapshot_seen"]:
+        open_orders = census["open"]
+    else:
+        base = rest_open_orders(port)
+        if base is None:
+            complete = False
+            log.error("no executions snapshot and no OpenOrders: the slots bind what is known open and "
+                      "close nothing until a retry gets the exchange's list")
+        open_orders = base if base is not None else census["open"]
+    t0 = time.perf_counter()
+    result = replay(system, port, tracked, open_orders, census.get("partial", set())) if tracked else \
+        ReplayResult(replayed=0, unresolved=frozenset())
+    replay_ms = round((time.perf_counter() - t0) * 1000.0, 1)
+    unresolved = result.unresolved
+    if not complete:
+        # Unknown list: every bound order not confirmed closed by QueryOrders stays tracked.
+        unresolved = unresolved | {t.txid for t in tracked if t.txid}
+    router.ask(BroadcastReconcile(startup=startup, now=system.clock.now(), base_open=base, slot_id=slot_id,
+                                  complete=complete, unresolved=unresolved), timeout=10)
+    for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
+        ref.ask(Inspect(), timeout=10)
+    return ReconcileResult(tracked=len(tracked), replayed=result.replayed, complete=complete,
+                           unresolved=frozenset(unresolved), replay_ms=replay_ms)
+
+
+def retry_delay(attempt: int) -> float:
+    """Wait before retry number `attempt` (2 = the first retry)."""
+    return min(RETRY_MAX_S, RETRY_BASE_S * 2 ** max(0, attempt - 2))
+
+
+def report_unsettled(system: System, result: ReconcileResult, *, startup: bool, attempt: int = 1) -> None:
+    """Say what is unknown, alert (once, then every tenth attempt; critical from the fifth) and
+    schedule the retry. A start-up reconcile without an open list still owes its start-up work
+    (re-placing never-acknowledged orders, cancelling strays): the retry carries `startup`."""
+    what = []
+    if not result.complete:
+        what.append("the exchange's open orders are unknown (no executions snapshot, OpenOrders failed)")
+    if result.unresolved:
+        what.append(f"{len(result.unresolved)} order(s) gone from the book with no known final state")
+    nxt = attempt + 1
+    delay = retry_delay(nxt)
+    message = (f"reconcile incomplete: {'; '.join(what)}; those orders stay tracked and nothing is closed, "
+               f"re-placed or cancelled on a guess; retry {nxt - 1} in {delay:.0f}s")
+    log.error(message)
+    if attempt == 1 or attempt == CRITICAL_AFTER or attempt % 10 == 0:
+        system.tell("status", Alert(kind="reconcile_incomplete", message=message, ts=system.clock.now(),
+                                    severity="critical" if attempt >= CRITICAL_AFTER else "warning"))
+    supervisor = getattr(system, "supervisor", None)
+    if supervisor is not None:
+        supervisor.retry_later(ReconcileAll(startup=startup and not result.complete, why="retry", attempt=nxt),
+                               delay)
+
+
+def report_settled(system: System, result: ReconcileResult, attempt: int) -> None:
+    message = (f"reconcile complete after {attempt} attempt(s): {result.tracked} tracked order(s), "
+               f"{result.replayed} execution(s) replayed")
+    log.warning(message)
+    system.tell("status", Alert(kind="reconcile_settled", message=message, ts=system.clock.now(), severity="info"))
