@@ -510,5 +510,5 @@ class SlotExecutions:
         self.cl_of[t.local_id] = cl
         intent = PlaceOrder(cl_ord_id=cl, side=t.side, price=t.price, volume=t.volume)  # type: ignore[arg-type]
         self._intents.append(Submit(slot_id=self.slot_id, intent=intent, is_entry=t.role == "entry",
-                                    source="bootstrap" if t.role == "entry" else "exit", reply_to=self.actor_ref))
+                                    source="normal" if t.role == "entry" else "exit", reply_to=self.actor_ref))
         log.info("slot %s: re-placing %s %s (never acknowledged before restart)", self.alias, t.role, cl)

@@ -209,6 +209,9 @@ def test_startup_reconcile_binds_replaces_and_cancels_strays(rig):
     assert bound["A"] == "OA-1"
     replaced = places(rig)[before:]
     assert [p.cl_ord_id for p in replaced] == [buy.cl_ord_id]
+    # Only bootstrap and auto-repair entries bypass the per-loop entry cap; a re-placed one does not.
+    sub = [s for s in rig.rb.ask(Recorded(Submit)) if getattr(s.intent, "cl_ord_id", None) == buy.cl_ord_id][-1]
+    assert sub.is_entry and sub.source == "normal"
     cancels = [s.intent for s in rig.rb.ask(Recorded(Submit)) if isinstance(s.intent, CancelOrder)]
     assert [c.order_id for c in cancels] == ["OZ-9"]
 
