@@ -96,6 +96,7 @@ class ClockActor(BaseActor):
         self.flush_interval = max(0.02, flush_interval) * clock.speed
         self.wall = wall
         self.seq = 0
+        self._seq_lock = threading.Lock()  # ticks come from the clock thread and from AdvanceTo
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,6 +110,15 @@ class ClockActor(BaseActor):
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        # pykka skips on_stop when a handler raises: the tick thread must end with the actor.
+        self._quit.set()
+
+    def _tick(self, now: float) -> None:
+        with self._seq_lock:
+            self.seq += 1
+            self.send(self.runtime, LoopTick(now=now, seq=self.seq))
+
     def _run(self) -> None:
         # Ticks are told from this thread directly (tell is thread-safe): the actor's own inbox
         # stays free for AdvanceTo and never queues a backlog of wake-ups.
@@ -117,8 +127,7 @@ class ClockActor(BaseActor):
         while not self._quit.is_set():
             now = self.clock.now()
             if now >= next_tick:
-                self.seq += 1
-                self.send(self.runtime, LoopTick(now=now, seq=self.seq))
+                self._tick(now)
                 next_tick = now + self.poll_interval
             if self.status is not None and now >= next_flush:
                 for target in (self.status, *self.pulse):
@@ -132,5 +141,4 @@ class ClockActor(BaseActor):
     def _advance(self, msg: AdvanceTo) -> None:
         if isinstance(self.clock, VirtualClock):
             self.clock.set(msg.ts)
-        self.seq += 1
-        self.send(self.runtime, LoopTick(now=self.clock.now(), seq=self.seq))
+        self._tick(self.clock.now())

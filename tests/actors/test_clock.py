@@ -261,3 +261,19 @@ def test_stopping_joins_the_clock_thread_and_ends_the_ticks(rig):
     src.set(T0 + 3600)
     assert rig.inflight.wait_idle(WAIT)
     assert rig.ticks() == ticks and ticks == [(T0, 1)]
+
+
+def test_a_failing_handler_ends_the_clock_thread_too(rig):
+    from actors.internal import Wire
+
+    src = ManualTime(T0)
+    before = clock_threads()
+    ref = rig.start(FollowClock(src, 1.0), wall=True, poll_interval=5.0)
+    rig.settle(src)
+    started = [t for t in clock_threads() if t not in before]
+    assert len(started) == 1
+    # A handler raising on a tell kills the actor (pykka runs on_failure, not on_stop).
+    send(ref, Wire(refs={"no_such_reference": None}), rig.inflight)
+    started[0].join(timeout=WAIT)
+    assert not ref.is_alive()
+    assert not started[0].is_alive(), "no tick thread outlives a failed clock actor"
