@@ -260,6 +260,9 @@ class ReconcileOpen(Internal):
     now: float
     complete: bool = True
     unresolved: frozenset[str] = frozenset()
+    # Sent at the end of an executions snapshot (in stream order): only then is "not listed"
+    # evidence that an add_order which timed out before it never reached the exchange.
+    snapshot: bool = False
 
 
 class BroadcastReconcile(Internal):
@@ -285,6 +288,12 @@ class BroadcastReconcile(Internal):
     slot_id: int | None = None
     complete: bool = True  # passed on to ReconcileOpen
     unresolved: frozenset[str] = frozenset()  # passed on to ReconcileOpen
+    # The router's census_epoch the caller computed `unresolved` against; a newer executions
+    # snapshot since makes the router refuse the broadcast (answer STALE): redo the pass.
+    epoch: int | None = None
+
+
+STALE = -1  # RouterActor's answer to a BroadcastReconcile computed against a replaced census
 
 
 class ReconcileAll(Internal):
@@ -342,6 +351,7 @@ class SlotReport(Internal):
     store_failing: bool = False
     ledger: Any = None  # core.pnl_audit.SlotLedger, sent when the cycle history changed
     layer_counts: dict[int, int] = {}  # active orders by the capital layers they carry (-1 = unknown)
+    today_loss: tuple[int, float] = (0, 0.0)  # (loss_day, today_realized_loss) of the slot's books
 
 
 class RegimeUpdate(Internal):

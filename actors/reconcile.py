@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from actors.alerts import Alert
-from actors.internal import BroadcastReconcile, Inspect, ReconcileAll
+from actors.internal import STALE, BroadcastReconcile, Inspect, ReconcileAll
 from actors.messages import OrderCanceled, OrderFilled
 from actors.slot_io import targets
 
@@ -88,20 +88,51 @@ def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str,
         log.error("missed-fill replay failed (%s); final states come from QueryOrders", exc)
     gone = sorted({t.txid for t in tracked if t.txid and t.txid not in open_orders})
     unresolved: set[str] = set()
-    if gone:
-        try:
-            orders = port.call("query_orders", gone)
-        except Exception as exc:
-            log.error("QueryOrders failed (%s); %d order(s) gone from the book stay tracked until a "
-                      "retry learns how they ended", exc, len(gone))
-            return ReplayResult(replayed=replayed, unresolved=frozenset(gone))
-        for order in orders:
-            outcome = closed_outcome(order, system.clock.now())
-            if outcome is not None:
-                system.tell("router", outcome)
-            else:
-                unresolved.add(order.order_id)  # the exchange still calls it open: not gone
+    for order_id, order in final_states(port, gone).items():
+        if order is INVALID:
+            continue  # the exchange has no such order: its absence is the exchange's word
+        outcome = closed_outcome(order, system.clock.now()) if order is not None else None
+        if outcome is not None:
+            system.tell("router", outcome)
+        else:
+            # No answer (REST failed or the id was left out), or the exchange still calls it open
+            # although no open list had it: not known to have ended. Stays tracked; retried.
+            unresolved.add(order_id)
     return ReplayResult(replayed=replayed, unresolved=frozenset(unresolved))
+
+
+INVALID: Any = object()  # QueryOrders: "EOrder:Invalid order", the exchange has no such order
+
+
+def final_states(port: Any, ids: list[str]) -> dict[str, Any]:
+    """order id -> its REST order, `INVALID` (the exchange does not know it) or None (unknown).
+
+    One batched QueryOrders first; Kraken fails the whole call when one id is unknown, so a failed
+    batch is asked again id by id, and an id left out of an answer is unknown, not ended.
+    """
+    out: dict[str, Any] = dict.fromkeys(ids)
+    if not ids:
+        return out
+    try:
+        for order in port.call("query_orders", ids):
+            if order.order_id in out:
+                out[order.order_id] = order
+        return out
+    except Exception as exc:
+        if len(ids) == 1:
+            if _invalid_order(exc):
+                out[ids[0]] = INVALID
+            else:
+                log.error("QueryOrders failed (%s); %s stays tracked until a retry learns how it ended", exc, ids[0])
+            return out
+        log.warning("QueryOrders of %d orders failed (%s); asking one by one", len(ids), exc)
+    for order_id in ids:
+        out.update(final_states(port, [order_id]))
+    return out
+
+
+def _invalid_order(exc: BaseException) -> bool:
+    return "EOrder:Invalid order" in str(exc)
 
 
 def closed_outcome(order: Any, now: float) -> OrderFilled | OrderCanceled | None:
@@ -125,6 +156,9 @@ def rest_open_orders(port: Any) -> dict[str, str | None] | None:
         return None
 
 
+STALE_PASSES = 3  # passes redone when a newer executions snapshot replaced the census meanwhile
+
+
 def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | None = None,
                   tracked: list[Any] | None = None) -> ReconcileResult:
     """Replay, settle what can be settled, then reconcile the slots (or one) in stream order.
@@ -132,39 +166,53 @@ def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | No
     The open list is the router's census when an executions snapshot has been seen; otherwise a
     REST OpenOrders read now, handed to the router as a base it merges into its live census
     (`RouterActor._open_view`); otherwise unknown (`complete` False).
+
+    What is settled (`unresolved`) was computed against the census of one snapshot; if a newer
+    snapshot replaced it while the REST calls ran (a second reconnect), the router refuses the
+    broadcast (`census_epoch`) and the pass is redone against the new census. Broadcasting it would
+    present orders that ended during the second outage as gone-and-settled: taken for cancelled.
     """
     router = system.refs["router"]
     slots = system.slot_refs()
     if slot_id is not None:
         slots = {slot_id: slots[slot_id]} if slot_id in slots else {}
-    if tracked is None:
-        tracked = [t for ref in slots.values() for t in targets(ref.ask(Inspect(), timeout=10)["state"])]
-    census = router.ask(Inspect(), timeout=10)
-    base: dict[str, str | None] | None = None
-    complete = True
-    if census["snapshot_seen"]:
-        open_orders = census["open"]
-    else:
-        base = rest_open_orders(port)
-        if base is None:
-            complete = False
-            log.error("no executions snapshot and no OpenOrders: the slots bind what is known open and "
-                      "close nothing until a retry gets the exchange's list")
-        open_orders = base if base is not None else census["open"]
-    t0 = time.perf_counter()
-    result = replay(system, port, tracked, open_orders, census.get("partial", set())) if tracked else \
-        ReplayResult(replayed=0, unresolved=frozenset())
-    replay_ms = round((time.perf_counter() - t0) * 1000.0, 1)
-    unresolved = result.unresolved
-    if not complete:
-        # Unknown list: every bound order not confirmed closed by QueryOrders stays tracked.
-        unresolved = unresolved | {t.txid for t in tracked if t.txid}
-    router.ask(BroadcastReconcile(startup=startup, now=system.clock.now(), base_open=base, slot_id=slot_id,
-                                  complete=complete, unresolved=unresolved), timeout=10)
-    for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
-        ref.ask(Inspect(), timeout=10)
-    return ReconcileResult(tracked=len(tracked), replayed=result.replayed, complete=complete,
-                           unresolved=frozenset(unresolved), replay_ms=replay_ms)
+    given = tracked
+    replayed, replay_ms = 0, 0.0
+    for _pass in range(STALE_PASSES):
+        tracked = given if given is not None and _pass == 0 else \
+            [t for ref in slots.values() for t in targets(ref.ask(Inspect(), timeout=10)["state"])]
+        census = router.ask(Inspect(), timeout=10)
+        base: dict[str, str | None] | None = None
+        complete = True
+        if census["snapshot_seen"]:
+            open_orders = census["open"]
+        else:
+            base = rest_open_orders(port)
+            if base is None:
+                complete = False
+                log.error("no executions snapshot and no OpenOrders: the slots bind what is known open and "
+                          "close nothing until a retry gets the exchange's list")
+            open_orders = base if base is not None else census["open"]
+        t0 = time.perf_counter()
+        result = replay(system, port, tracked, open_orders, census.get("partial", set())) if tracked else \
+            ReplayResult(replayed=0, unresolved=frozenset())
+        replay_ms += round((time.perf_counter() - t0) * 1000.0, 1)
+        replayed += result.replayed
+        unresolved = result.unresolved
+        if not complete:
+            # Unknown list: every bound order not confirmed closed by QueryOrders stays tracked.
+            unresolved = unresolved | {t.txid for t in tracked if t.txid}
+        sent = router.ask(BroadcastReconcile(startup=startup, now=system.clock.now(), base_open=base,
+                                             slot_id=slot_id, complete=complete, unresolved=unresolved,
+                                             epoch=census["epoch"]), timeout=10)
+        if sent != STALE:
+            for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
+                ref.ask(Inspect(), timeout=10)
+            return ReconcileResult(tracked=len(tracked), replayed=replayed, complete=complete,
+                                   unresolved=frozenset(unresolved), replay_ms=replay_ms)
+        log.warning("a newer executions snapshot replaced the census during the reconcile; redoing it")
+    return ReconcileResult(tracked=len(tracked or []), replayed=replayed, complete=False,
+                           unresolved=frozenset(), replay_ms=replay_ms)
 
 
 def retry_delay(attempt: int) -> float:

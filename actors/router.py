@@ -23,6 +23,7 @@ import pykka
 
 from actors.base import BaseActor, InFlight, handles
 from actors.internal import (
+    STALE,
     BroadcastReconcile,
     CensusRequest,
     Inspect,
@@ -84,6 +85,7 @@ class RouterActor(BaseActor):
         # After start-up every executions snapshot (reconnect) reconciles the slots at once, in
         # stream order: everything before the snapshot's end has been delivered, nothing after.
         self.auto_reconcile = False
+        self.census_epoch = 0  # +1 per executions snapshot (each replaces the census)
         self.supervisor: Any = None  # actors/supervisor.Supervisor (a thread with a queue), via Wire
 
     # ------------------------------------------------------------------ wiring
@@ -209,9 +211,11 @@ class RouterActor(BaseActor):
         # The snapshot is the exchange's truth about what is open: replace the census with it.
         self.open_ids = {oid: self.cl_by_order.get(oid) for oid in ev.open_order_ids}
         self.snapshot_seen = True
+        self.census_epoch += 1
         if self.auto_reconcile:
             if ev.fills_complete or self.supervisor is None:
-                self._broadcast(ReconcileOpen(open_orders=dict(self.open_ids), startup=False, now=ev.ts), None)
+                self._broadcast(ReconcileOpen(open_orders=dict(self.open_ids), startup=False, now=ev.ts,
+                                              snapshot=True), None)
             else:
                 # Executions made while away may be missing: absence from the snapshot does not say
                 # filled or cancelled. The supervisor asks the exchange (TradesHistory, QueryOrders)
@@ -222,6 +226,8 @@ class RouterActor(BaseActor):
 
     @handles(BroadcastReconcile)
     def _broadcast_msg(self, msg: BroadcastReconcile) -> int:
+        if msg.epoch is not None and msg.epoch != self.census_epoch:
+            return STALE  # computed against a census a newer snapshot replaced: the caller redoes it
         open_orders = self._open_view(msg.base_open)
         return self._broadcast(ReconcileOpen(open_orders=open_orders, startup=msg.startup, now=msg.now,
                                              complete=msg.complete, unresolved=msg.unresolved), msg.slot_id)
@@ -289,6 +295,7 @@ class RouterActor(BaseActor):
         """For asks from outside (start-up, tests): the open orders as the exchange reported them."""
         return {
             "snapshot_seen": self.snapshot_seen,
+            "epoch": self.census_epoch,
             "open": dict(self.open_ids),
             "partial": set(self.partial),
             "routes": sorted(self.routes),

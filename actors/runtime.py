@@ -113,6 +113,7 @@ class RuntimeActor(BaseActor):
         self.pause_kind = snapshot.pause_kind
         self.halt_reason = snapshot.halt_reason
         self.loss = snapshot.loss_lock
+        self.removed_loss = (snapshot.removed_loss_day, snapshot.removed_loss)
         # set_loss_limit's value (persisted; None = the DAILY_LOSS_LIMIT knob as configured).
         self.loss_limit_override: float | None = snapshot.daily_loss_limit
         self.target_layers = snapshot.target_layers
@@ -248,7 +249,8 @@ class RuntimeActor(BaseActor):
             daily_loss_limit=self.loss_limit_override,
             next_slot_id=self.next_slot_id, slot_ids=sorted(self.slots), aliases=self.aliases, loss_lock=self.loss,
             target_layers=self.target_layers, effective_layers=self.effective_layers,
-            auto_soft_close_total=self.auto_soft_close_total, saved_at=now,
+            auto_soft_close_total=self.auto_soft_close_total, removed_loss_day=self.removed_loss[0],
+            removed_loss=self.removed_loss[1], saved_at=now,
         )
 
     def save(self, now: float, force: bool = False) -> None:
@@ -274,6 +276,10 @@ class RuntimeActor(BaseActor):
         if report is not None:
             for k, v in report.counters.items():
                 self.retired_counters[k] = self.retired_counters.get(k, 0) + v
+            day, lost = report.today_loss
+            if lost > 0 and day == loss_lock.day_number(now):
+                kept = self.removed_loss[1] if self.removed_loss[0] == day else 0.0
+                self.removed_loss = (day, kept + lost)
         self.aliases = aliases.release(self.aliases, slot_id)
         self.send(self.router, SetRoute(kind="s", slot_id=slot_id, ref=None))
         self.send(self.status, SlotGone(slot_id=slot_id))

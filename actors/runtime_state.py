@@ -50,6 +50,10 @@ class RuntimeSnapshot(msgspec.Struct, kw_only=True):
     target_layers: int = 0
     effective_layers: int = 0
     auto_soft_close_total: int = 0
+    # Today's realized loss of slots removed today (their books are gone): the start-up tally
+    # adds it to the remaining slots' own losses (core/loss_lock.restored_tally).
+    removed_loss_day: int = 0
+    removed_loss: float = 0.0
     saved_at: float = 0.0
 
 

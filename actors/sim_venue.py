@@ -41,6 +41,7 @@ from gateway.kraken import codec, codec_rest
 from gateway.kraken.codec import CodecError, OrderPending, Response
 from gateway.kraken.routing import OrderRegistry
 from gateway.sim import rest_views
+from gateway.sim.rest_api import E_INVALID_ORDER
 from gateway.sim.trading import TradingApi
 from gateway.sim.venue import Venue
 
@@ -214,8 +215,11 @@ class SimVenueActor(BaseActor):
         if msg.name == "open_orders":
             return codec_rest.orders({o.order_id: rest_views.order_info(o, False) for o in engine.open.values()})
         if msg.name == "query_orders":
-            wanted = [o for oid in msg.args[0] if (o := engine.order(oid)) is not None]
-            return codec_rest.orders({o.order_id: rest_views.order_info(o, not o.is_open) for o in wanted})
+            # As Kraken (and the socket simulator): one unknown id fails the whole call.
+            wanted = [engine.order(oid) for oid in msg.args[0]]
+            if any(o is None for o in wanted):
+                raise codec_rest.KrakenApiError("QueryOrders", [E_INVALID_ORDER])
+            return codec_rest.orders({o.order_id: rest_views.order_info(o, not o.is_open) for o in wanted if o})
         if msg.name == "missed_fills":
             start = float(msg.args[0]) if msg.args and msg.args[0] is not None else float("-inf")
             listed = {f.exec_id: rest_views.trade_info(f) for f in engine.fills if f.ts > start}

@@ -481,8 +481,13 @@ class SlotExecutions:
             elif t.txid:
                 self._closed_while_away(t, msg.now)
             elif t.local_id in self.placing.unconfirmed:
-                # The snapshot came after the timeout: neither open nor executed means never placed.
-                self._never_placed(t, msg.now, "not in the executions snapshot")
+                # Only a snapshot that came after the timeout proves "never placed" (neither open
+                # nor executed); a retry's live census may simply not have heard of it yet: keep
+                # it (the cancel probe settles it).
+                if msg.snapshot:
+                    self._never_placed(t, msg.now, "not in the executions snapshot")
+                else:
+                    kept += 1
             elif msg.startup and t.kind != "pending" and t.local_id in self.placing.restored_unbound \
                     and t.local_id not in self.placing.parked:
                 self.placing.restored_unbound.discard(t.local_id)

@@ -154,6 +154,7 @@ class SlotReporter:
             store_failing=self.store_failing,
             ledger=ledger,
             layer_counts=layer_propagation.counts(state, layer_tags or {}),
+            today_loss=(state.loss_day, state.today_realized_loss),
         )
         self._booked, self._partial_open, self._partial_cancel = [], [], []
         self._durations, self._fills, self._rejects, self._accepts = [], [], [], 0

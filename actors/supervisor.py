@@ -51,26 +51,60 @@ class Supervisor:
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._busy = threading.Event()
-        self._timers: list[threading.Timer] = []
+        self._lock = threading.Lock()
+        self._pending: ReconcileAll | None = None  # the one reconcile retry waiting for its timer
+        self._timer: threading.Timer | None = None
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
         self._thread.start()
 
     def tell(self, message: Any) -> None:
         self.queue.put(message)
 
-    def retry_later(self, message: Any, delay: float) -> None:
-        """Queue `message` after `delay` wall seconds (a reconcile retry); dropped at stop."""
-        if self._stop.is_set():
-            return
-        timer = threading.Timer(delay, self.tell, (message,))
-        timer.daemon = True
-        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
-        timer.start()
+    def retry_later(self, message: ReconcileAll, delay: float) -> None:
+        """Queue a reconcile retry after `delay` wall seconds; dropped at stop.
+
+        At most one retry is ever pending: another one folds into it (its `startup` work is
+        kept), so reconnects and restarts during an outage cannot stack REST-heavy retry chains
+        against the very rate limit that made them fail."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            if self._pending is not None:
+                self._pending = _merged(self._pending, message)
+                return
+            self._pending = message
+            self._timer = threading.Timer(delay, self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            message, self._pending, self._timer = self._pending, None, None
+        if message is not None:
+            self.tell(message)
+
+    def _take_pending(self, message: ReconcileAll) -> ReconcileAll:
+        """A reconcile about to run absorbs the pending retry and any queued duplicates."""
+        with self._lock:
+            if self._pending is not None:
+                message = _merged(message, self._pending)
+                self._pending = None
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+        with self.queue.mutex:
+            queued = [m for m in self.queue.queue if isinstance(m, ReconcileAll)]
+            for m in queued:
+                self.queue.queue.remove(m)
+                message = _merged(message, m)
+        return message
 
     def stop(self) -> None:
         self._stop.set()
-        for timer in self._timers:
-            timer.cancel()
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._pending = self._timer = None
         self.queue.put(None)
         self._thread.join(timeout=10)
 
@@ -78,7 +112,7 @@ class Supervisor:
         return self.queue.empty() and not self._busy.is_set()
 
     def retry_pending(self) -> bool:
-        return any(t.is_alive() for t in self._timers)
+        return self._pending is not None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -94,6 +128,7 @@ class Supervisor:
                 elif isinstance(msg, RestartSlot):
                     self.restart(msg.slot_id, clear_halt=msg.clear_halt, why="operator resume after halt")
                 elif isinstance(msg, ReconcileAll):
+                    msg = self._take_pending(msg)
                     self.reconcile(msg)
             except Exception:
                 log.exception("supervisor could not handle %s (slot %s)", type(msg).__name__,
@@ -171,3 +206,9 @@ class Supervisor:
                 reconcile.report_settled(sys, result, msg.attempt)
         else:
             reconcile.report_unsettled(sys, result, startup=msg.startup, attempt=msg.attempt)
+
+
+def _merged(a: ReconcileAll, b: ReconcileAll) -> ReconcileAll:
+    """One reconcile doing the work of both: start-up work if either owes it, the later attempt."""
+    return ReconcileAll(startup=a.startup or b.startup, why=a.why if a.why == b.why else f"{a.why}; {b.why}"[:200],
+                        attempt=max(a.attempt, b.attempt))

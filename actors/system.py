@@ -108,15 +108,17 @@ class System:
                                        [s.slot_id for s in slots])
         for s in slots:
             s.alias = aliases.alias_of(snap.aliases, s.slot_id) or s.alias
-        snap.loss_lock = self._loss_tally(snap.loss_lock, slots)
+        snap.loss_lock = self._loss_tally(snap.loss_lock, slots, (snap.removed_loss_day, snap.removed_loss))
         return snap, slots
 
-    def _loss_tally(self, restored: loss_lock.LossLockState, slots: list[SlotSnapshot]) -> loss_lock.LossLockState:
+    def _loss_tally(self, restored: loss_lock.LossLockState, slots: list[SlotSnapshot],
+                    removed: tuple[int, float]) -> loss_lock.LossLockState:
         """The daily loss tally to start with (`loss_lock.restored_tally`): `__v1__` is saved once
         per loop, a slot's `today_realized_loss` with each fill, so a crash in between must not
         forget a loss. The runtime evaluates the lock on it when start-up is done (`_started`)."""
-        tally = loss_lock.restored_tally(restored, [(s.state.loss_day, s.state.today_realized_loss) for s in slots],
-                                         self.clock.now())
+        books = [(s.state.loss_day, s.state.today_realized_loss) for s in slots]
+        books.append(removed)  # slots removed today: their books are gone, their loss is not
+        tally = loss_lock.restored_tally(restored, books, self.clock.now())
         if tally != restored:
             log.warning("daily loss tally %.2f USD from the slots' books (the saved tally said %.2f for %s)",
                         tally.daily_realized_loss_utc, restored.daily_realized_loss_utc, restored.utc_day or "no day")

@@ -80,11 +80,12 @@ def restored_tally(state: LossLockState, slot_losses: Iterable[tuple[int, float]
     """The tally to start with: max(the restored tally if it is `now`'s day, the sum of the slots'
     `today_realized_loss` whose `loss_day` is `now`'s day).
 
-    slot_losses: (loss_day, today_realized_loss) of every restored slot. The slots commit theirs
-    with each fill; `__v1__` (where `state` comes from) is saved once per loop, so after a crash it
-    can miss the last losing exits, which are booked and will not be replayed. Max, not sum: the
-    restored tally already holds the slots' earlier losses, and also the losses of slots removed
-    since, which no slot reports any more; max never under-counts, the safe side for a breaker.
+    slot_losses: (loss_day, today_realized_loss) of every restored slot, plus one entry for the
+    slots removed today (the runtime keeps their loss in `__v1__`). The slots commit theirs with
+    each fill; `__v1__` (where `state` comes from) is saved once per loop, so after a crash it can
+    miss the last losing exits, which are booked and will not be replayed. With the removed slots'
+    share the books' sum is the whole day; max with the restored tally never under-counts, the
+    safe side for a breaker.
     Only the tally moves (to `now`'s day when the slots' sum wins); whether it locks is for
     `evaluate`. An active lock keeps the day it engaged, so a past day's lock still clears.
     """

@@ -55,3 +55,12 @@ def test_yesterdays_lock_still_clears_and_today_relocks_on_the_books() -> None:
     state, events = ll.evaluate(state, 3.0, NOW)
     assert [e.kind for e in events] == ["cleared_rollover", "locked"]
     assert state.active and state.daily_realized_loss_utc == 4.0 and state.locked_utc_day == TODAY
+
+
+def test_slots_removed_today_count_with_the_books_of_the_others() -> None:
+    # Saved at the last loop: slot R (removed since) lost 4, slot A lost 1 -> tally 5. A then lost
+    # 2 more, committed with its fill, and the process died before the next save: the day lost 7.
+    saved = ll.LossLockState(utc_day=TODAY, daily_realized_loss_utc=5.0)
+    assert ll.restored_tally(saved, [(DAY_NO, 3.0)], NOW) is saved  # without R's share: 5, short by 2
+    state = ll.restored_tally(saved, [(DAY_NO, 3.0), (DAY_NO, 4.0)], NOW)  # R's share kept by the runtime
+    assert state.daily_realized_loss_utc == pytest.approx(7.0)

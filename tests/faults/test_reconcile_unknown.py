@@ -102,10 +102,11 @@ def test_orders_of_unknown_fate_stay_tracked_until_a_retry_settles_them(rig: Soc
     failures = Failures(monkeypatch)
     rig.start()
     failures.fail("TradesHistory", 2)  # the gateway's replay and the supervisor's first one
-    failures.fail("QueryOrders", 1)  # ... and the final states: nothing is known of the gone orders
+    failures.fail("QueryOrders", 1000)  # ... and the final states: nothing is known of the gone orders
     away = _away_then_full_snapshot(rig, monkeypatch)
     assert away >= 1
     assert wait_for(lambda: "reconcile_incomplete" in _alerts(rig), 15)
+    failures.fail("QueryOrders", 0)  # the exchange answers again
     # Meanwhile no order was taken for cancelled: none was placed again (no duplicate on the book).
     ex = rig.exchange()
     cls = [cl for cl in ex["open"].values()]
@@ -155,3 +156,65 @@ def _drop_first_snapshot(real: Any) -> Any:
         return real(self, frame, now)
 
     return executions
+
+
+def test_a_second_reconnect_during_a_deferred_reconcile_loses_no_fill(rig: SocketRig, monkeypatch) -> None:
+    """While the supervisor's reconcile runs its REST calls, a second outage (with executions) ends in
+    another reconnect whose replay fails too: the first reconcile's census is replaced. It must not
+    be broadcast (the router answers STALE) but redone against the new census."""
+    import threading
+
+    import actors.reconcile as reconcile
+
+    failures = Failures(monkeypatch)
+    rig.start()
+    state = {"drop": False, "snapshots": 0}
+    real = inbound.Inbound._executions
+
+    def executions(self: Any, frame: Any, now: float) -> Any:
+        if frame.kind != "snapshot":
+            return None if state["drop"] else real(self, frame, now)
+        state["snapshots"] += 1
+        fills = [e for e in frame.events if isinstance(e, Fill)]
+        others = [e for e in frame.events if not isinstance(e, Fill)]
+        return real(self, msgspec.structs.replace(frame, events=others + fills[:1]), now)
+
+    monkeypatch.setattr(inbound.Inbound, "_executions", executions)
+    monkeypatch.setattr(inbound, "SNAPSHOT_TRADES_CAP", 1)
+    rig.advance(10)
+    assert not rig.problems(), rig.why()
+
+    real_replay = reconcile.replay
+    hooked = {"started": False, "done": False, "away": 0}
+
+    def replay(system: Any, port: Any, tracked: Any, open_orders: Any, partial: Any = None) -> Any:
+        res = real_replay(system, port, tracked, open_orders, partial)
+        if not hooked["started"] and threading.current_thread().name == "supervisor":
+            hooked["started"] = True
+            failures.fail("TradesHistory", 1)
+            before = len(rig.exchange()["fills"])
+            seen = state["snapshots"]
+            state["drop"] = True
+            for _ in range(10):  # bounded: until something executes during this outage
+                rig.advance(40, settle=False)
+                if len(rig.exchange()["fills"]) > before:
+                    break
+            hooked["away"] = len(rig.exchange()["fills"]) - before
+            state["drop"] = False
+            rig.sim.drop_connections()
+            wait_for(lambda: state["snapshots"] > seen, 20)
+            wait_for(lambda: rig.system.inspect("router")["epoch"] >= 3, 10)
+            hooked["done"] = True
+        return res
+
+    monkeypatch.setattr(reconcile, "replay", replay)
+    failures.fail("TradesHistory", 1)  # the first reconnect's gateway replay: deferred to the supervisor
+    seen = state["snapshots"]
+    state["drop"] = True
+    rig.advance(40, settle=False)
+    state["drop"] = False
+    rig.sim.drop_connections()
+    assert wait_for(lambda: state["snapshots"] > seen, 20)
+    assert wait_for(lambda: hooked["done"], 30)
+    assert hooked["away"] >= 1, "the scenario needs executions during the second outage"
+    assert rig.settle(30), rig.why()

@@ -1,0 +1,130 @@
+"""actors/reconcile.py rules that need no exchange: how QueryOrders answers settle gone orders, the
+router refusing a reconcile computed against a census a newer snapshot replaced, and the
+supervisor keeping at most one reconcile retry pending."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import pykka
+import pytest
+
+from actors import reconcile
+from actors.base import InFlight, send
+from actors.internal import STALE, BroadcastReconcile, Inspect, ReconcileAll, ReconcileOpen, SetRoute, Wire
+from actors.messages import ExecutionsSnapshotDone, OrderCanceled
+from actors.router import RouterActor
+from actors.supervisor import Supervisor
+from gateway.kraken.codec_rest import KrakenApiError, RestOrder
+from tests.actors.helpers import Recorded, Recorder
+
+NOW = 1_700_000_000.0
+
+
+def _order(oid: str, status: str = "canceled") -> RestOrder:
+    return RestOrder(order_id=oid, cl_ord_id=None, userref=0, side="buy", status=status, order_qty=10.0,
+                     limit_price=0.1, cum_qty=0.0, avg_price=0.0, fee=0.0, reason="User requested",
+                     open_ts=0.0, close_ts=1.0, post_only=True)
+
+
+class Port:
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.queries: list[list[str]] = []
+
+    def call(self, name: str, *args: Any) -> Any:
+        if name == "missed_fills":
+            return []
+        assert name == "query_orders"
+        self.queries.append(list(args[0]))
+        return self.answer(list(args[0]))
+
+
+def _replay(port: Port, ids: list[str]) -> tuple[reconcile.ReplayResult, list[Any]]:
+    told: list[Any] = []
+    system = SimpleNamespace(clock=SimpleNamespace(now=lambda: NOW), tell=lambda who, m: told.append(m))
+    tracked = [SimpleNamespace(txid=i, placed_at=NOW - 600.0) for i in ids]
+    return reconcile.replay(system, port, tracked, {}), told
+
+
+def test_an_id_left_out_of_the_answer_is_unknown_not_ended() -> None:
+    result, told = _replay(Port(lambda ids: [_order("OA")]), ["OA", "OB"])
+    assert [m.order_id for m in told if isinstance(m, OrderCanceled)] == ["OA"]
+    assert result.unresolved == {"OB"}
+
+
+def test_one_unknown_id_does_not_hide_the_others() -> None:
+    def answer(ids: list[str]) -> list[RestOrder]:
+        if "OBAD" in ids:
+            raise KrakenApiError("QueryOrders", ["EOrder:Invalid order"])
+        return [_order(i) for i in ids]
+
+    port = Port(answer)
+    result, told = _replay(port, ["OA", "OBAD", "OC"])
+    assert port.queries[0] == ["OA", "OBAD", "OC"] and sorted(port.queries[1:]) == [["OA"], ["OBAD"], ["OC"]]
+    assert sorted(m.order_id for m in told) == ["OA", "OC"]
+    # "Invalid order" is the exchange saying it has no such order: absence is its word (closed).
+    assert result.unresolved == frozenset()
+
+
+def test_a_failing_query_and_an_order_still_open_stay_unresolved() -> None:
+    def answer(ids: list[str]) -> list[RestOrder]:
+        if "OX" in ids:
+            raise KrakenApiError("QueryOrders", ["EAPI:Rate limit exceeded"])
+        return [_order(i, status="open") for i in ids]
+
+    result, told = _replay(Port(answer), ["OX", "OOPEN"])
+    assert told == [] and result.unresolved == {"OX", "OOPEN"}
+
+
+@pytest.fixture
+def router():
+    inflight = InFlight()
+    ref = RouterActor.start(inflight)
+    slot = Recorder.start(inflight)
+    ref.ask(Wire(refs={"runtime": Recorder.start(inflight), "rate_budget": Recorder.start(inflight)}))
+    ref.ask(SetRoute(kind="s", slot_id=1, ref=slot))
+    yield ref, slot, inflight
+    pykka.ActorRegistry.stop_all()
+
+
+def test_a_reconcile_computed_before_a_newer_snapshot_is_refused(router) -> None:
+    ref, slot, inflight = router
+    send(ref, ExecutionsSnapshotDone(open_order_ids=["O1"], ts=1.0), inflight)
+    assert inflight.wait_idle(10)
+    epoch = ref.ask(Inspect())["epoch"]
+    send(ref, ExecutionsSnapshotDone(open_order_ids=[], ts=2.0), inflight)  # a second reconnect
+    assert inflight.wait_idle(10)
+    assert ref.ask(BroadcastReconcile(startup=False, now=3.0, epoch=epoch)) == STALE
+    assert ref.ask(BroadcastReconcile(startup=False, now=3.0, epoch=epoch + 1)) == 1
+    assert len(slot.ask(Recorded(ReconcileOpen))) == 1
+
+
+def test_at_most_one_reconcile_retry_is_pending() -> None:
+    system = SimpleNamespace(venue=None, config=SimpleNamespace(virtual=True))
+    sup = Supervisor(system)  # type: ignore[arg-type]
+    ran: list[ReconcileAll] = []
+    done = threading.Event()
+
+    def record(msg: ReconcileAll) -> None:
+        ran.append(msg)
+        done.set()
+
+    sup.reconcile = record  # type: ignore[method-assign]
+    try:
+        sup.retry_later(ReconcileAll(startup=False, why="retry", attempt=2), 3600.0)
+        sup.retry_later(ReconcileAll(startup=True, why="retry", attempt=3), 3600.0)
+        assert sup.retry_pending()
+        sup._fire()  # the timer going off
+        assert done.wait(10)
+        assert ran == [ReconcileAll(startup=True, why="retry", attempt=3)], "one merged retry, start-up work kept"
+        assert not sup.retry_pending()
+        done.clear()
+        sup.retry_later(ReconcileAll(startup=False, why="retry", attempt=2), 3600.0)
+        sup.tell(ReconcileAll(startup=False, why="reconnect"))  # runs now and absorbs the pending retry
+        assert done.wait(10)
+        assert ran[-1].attempt == 2 and not sup.retry_pending()
+    finally:
+        sup.stop()
