@@ -43,7 +43,6 @@ from actors.internal import (
 from actors.messages import (
     AmendOrder,
 )
-from actors.slot_exec import SlotExecutions
 from actors.slot_fills import FillBook, Placements
 from actors.slot_io import (
     SlotSnapshot,
@@ -54,6 +53,7 @@ from actors.slot_io import (
     target_cl_ord_id,
     targets,
 )
+from actors.slot_reconcile import SlotReconciliation
 from actors.slot_reports import SlotReporter
 from actors.store_messages import BookFills, BookFillsResult
 from core import layer_propagation, pnl_audit, sizing
@@ -66,7 +66,7 @@ log = logging.getLogger("slot")
 _NOT_OWED = "is not in fallback mode and is not owed an entry"
 
 
-class SlotActor(SlotExecutions, BaseActor):
+class SlotActor(SlotReconciliation, BaseActor):
     def __init__(
         self,
         inflight: InFlight,
