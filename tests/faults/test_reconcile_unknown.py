@@ -51,10 +51,11 @@ def _alerts(rig: SocketRig) -> list[str]:
     return [a["kind"] for a in rig.system.inspect("status")["alerts"]]
 
 
-def _away_then_full_snapshot(rig: SocketRig, monkeypatch: pytest.MonkeyPatch, candles: int = 80) -> int:
-    """Executions while the private stream is down; the reconnect snapshot carries only the newest
-    fill (as Kraken's 50 would for a busy account), so the gateway must replay over REST."""
-    state = {"drop": False, "snapshots": 0}
+def _outages(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Control of the private stream: `drop` loses live executions (as if the socket were down);
+    every snapshot carries only its newest fill (as Kraken's 50 would for a busy account), so the
+    gateway must replay over REST; `snapshots` counts them."""
+    state: dict[str, Any] = {"drop": False, "snapshots": 0}
     real = inbound.Inbound._executions
 
     def executions(self: Any, frame: Any, now: float) -> Any:
@@ -67,6 +68,13 @@ def _away_then_full_snapshot(rig: SocketRig, monkeypatch: pytest.MonkeyPatch, ca
 
     monkeypatch.setattr(inbound.Inbound, "_executions", executions)
     monkeypatch.setattr(inbound, "SNAPSHOT_TRADES_CAP", 1)
+    return state
+
+
+def _away_then_full_snapshot(rig: SocketRig, monkeypatch: pytest.MonkeyPatch, candles: int = 80) -> int:
+    """Executions while the private stream is down; the reconnect snapshot carries only the newest
+    fill (as Kraken's 50 would for a busy account), so the gateway must replay over REST."""
+    state = _outages(monkeypatch)
     rig.advance(10)
     assert not rig.problems(), rig.why()
     before = len(rig.exchange()["fills"])
@@ -168,19 +176,7 @@ def test_a_second_reconnect_during_a_deferred_reconcile_loses_no_fill(rig: Socke
 
     failures = Failures(monkeypatch)
     rig.start()
-    state = {"drop": False, "snapshots": 0}
-    real = inbound.Inbound._executions
-
-    def executions(self: Any, frame: Any, now: float) -> Any:
-        if frame.kind != "snapshot":
-            return None if state["drop"] else real(self, frame, now)
-        state["snapshots"] += 1
-        fills = [e for e in frame.events if isinstance(e, Fill)]
-        others = [e for e in frame.events if not isinstance(e, Fill)]
-        return real(self, msgspec.structs.replace(frame, events=others + fills[:1]), now)
-
-    monkeypatch.setattr(inbound.Inbound, "_executions", executions)
-    monkeypatch.setattr(inbound, "SNAPSHOT_TRADES_CAP", 1)
+    state = _outages(monkeypatch)
     rig.advance(10)
     assert not rig.problems(), rig.why()
 

@@ -50,8 +50,8 @@ def _no_leftover_actors():
 class Driven:
     """A backtest system started and stepped by hand (commands between candles)."""
 
-    def __init__(self, env: dict[str, str] | None = None, data: str = RANGING) -> None:
-        self.bt = Backtest(settings(**(env or {})), data)
+    def __init__(self, env: dict[str, str] | None = None, data: str = RANGING, db_path: str | None = None) -> None:
+        self.bt = Backtest(settings(**(env or {})), data, db_path=db_path)
         self.system = self.bt.system
         self.system.start()
         self.bt.settle()

@@ -76,27 +76,16 @@ def test_propagation_progress_counts_orders_sized_with_the_new_layer() -> None:
 
 
 def test_layer_tags_survive_a_restart(tmp_path) -> None:
-    from actors.backtest import Backtest
-    from tests.integration.conftest import RANGING, settings
-
     path = str(tmp_path / "bot.sqlite")
 
-    def start() -> Driven:
-        d = Driven.__new__(Driven)
-        d.bt = Backtest(settings(**ENV), RANGING, db_path=path)
-        d.system = d.bt.system
-        d.system.start()
-        d.bt.settle()
-        return d
-
-    d = start()
+    d = Driven(ENV, db_path=path)
     try:
         d.step(2)
         first = d.system.status().capital_layers
         assert first is not None and first.orders_total > 0 and first.orders_unknown_layers == 0
     finally:
         d.close()
-    d = start()
+    d = Driven(ENV, db_path=path)
     try:
         again = d.system.status().capital_layers
         assert again is not None and again.orders_unknown_layers == 0

@@ -12,46 +12,22 @@ from types import SimpleNamespace
 from typing import Any
 
 from actors import runtime_loop
-from actors.internal import BootstrapSlot, BudgetMode, RegimeUpdate, SlotReport, SoftCloseRecovery
-from actors.runtime import RuntimeActor
-from actors.runtime_state import Connection, Telemetry
+from actors.internal import BootstrapSlot, BudgetMode, SlotReport, SoftCloseRecovery
 from actors.store_messages import InsertPrices
-from core import bootstrap, loss_lock
-from core.config import load_settings
-from core.engine_config import engine_config_from
-from core.market import PairRules
+from core import bootstrap
 from core.recovery_ops import RecoveryView
+from tests.integration import minimal_runtime
 
 NOW = 1_700_000_000.0
 PRICE = 0.1
 
 
 def _settings(**env: str) -> Any:
-    base = {"INITIAL_SLOTS": "1", "ORDER_SIZE_USD": "8", "LOG_LEVEL": "WARNING"}
-    base.update(env)
-    s, _ = load_settings(env=base)
-    return s
+    return minimal_runtime.settings(**env)
 
 
 def _runtime(*, env: dict[str, str] | None = None, capacity: Any = None) -> SimpleNamespace:
-    s = _settings(**(env or {}))
-    rt = SimpleNamespace(
-        loops=0, mode="RUNNING", pause_kind="", pause_reason="", halt_reason="",
-        price=PRICE, price_ts=NOW, settings=s, cfg=engine_config_from(s, PairRules()),
-        connection=Connection(), loss=loss_lock.LossLockState(), rate_budget="budget", router="router",
-        store=None, slots={}, reports={}, balances={"USD": 1000.0, "DOGE": 10_000.0}, telemetry=Telemetry(),
-        regime=RegimeUpdate(), target_layers=0, effective_layers=0, cannot_bootstrap=set(),
-        auto_soft_close_total=0, price_rows=[], capacity_cache=None, sent=[], alerts=[],
-    )
-    rt.send = lambda ref, msg: rt.sent.append((ref, msg))
-    rt.alert = lambda kind, message, now, severity="warning", slot_id=None: rt.alerts.append((kind, message))
-    rt.report = lambda now: None
-    rt.save = lambda now: None
-    rt.reconfigure_slots = lambda: None
-    rt.pause = lambda kind, reason, now: RuntimeActor.pause(rt, kind, reason, now)
-    rt.resume = lambda now, why="operator": RuntimeActor.resume(rt, now, why)
-    rt.capacity = (lambda now: capacity) if capacity is not None else (lambda now: RuntimeActor.capacity(rt, now))
-    return rt
+    return minimal_runtime.runtime(env=env, capacity=capacity)
 
 
 def _report(slot_id: int = 0, *, empty: bool = False, recoveries: list[RecoveryView] | None = None,
@@ -68,7 +44,7 @@ def _report(slot_id: int = 0, *, empty: bool = False, recoveries: list[RecoveryV
 
 
 def _kinds(rt: SimpleNamespace) -> list[str]:
-    return [k for k, _ in rt.alerts]
+    return minimal_runtime.kinds(rt)
 
 
 def _sent(rt: SimpleNamespace, kind: type) -> list[Any]:

@@ -16,12 +16,8 @@ from typing import Any
 from actors import commands as c
 from actors import runtime_commands, runtime_loop
 from actors.internal import BootstrapSlot, BudgetMode, RegimeUpdate, SlotReport
-from actors.runtime import RuntimeActor
-from actors.runtime_state import Connection, Telemetry
 from core import bootstrap, loss_lock
-from core.config import load_settings
-from core.engine_config import engine_config_from
-from core.market import PairRules
+from tests.integration import minimal_runtime
 
 NOW = 1_700_000_000.0  # 2023-11-14 22:13 UTC
 PRICE = 0.1
@@ -29,26 +25,7 @@ STALE = 1_200.0  # seconds: well past STALE_PRICE_MAX_AGE_SEC (120 s)
 
 
 def _runtime(**env: str) -> SimpleNamespace:
-    s, _ = load_settings(env={"INITIAL_SLOTS": "1", "ORDER_SIZE_USD": "8", "LOG_LEVEL": "WARNING",
-                              "DAILY_LOSS_LIMIT": "3", **env})
-    rt = SimpleNamespace(
-        loops=0, mode="RUNNING", pause_kind="", pause_reason="", halt_reason="", started=True,
-        price=PRICE, price_ts=NOW, settings=s, cfg=engine_config_from(s, PairRules()),
-        connection=Connection(), loss=loss_lock.LossLockState(), rate_budget="budget", router="router",
-        store=None, slots={}, reports={}, balances={"USD": 1000.0, "DOGE": 10_000.0}, telemetry=Telemetry(),
-        regime=RegimeUpdate(), target_layers=0, effective_layers=0, cannot_bootstrap=set(),
-        bootstrap_waiting={}, auto_soft_close_total=0, price_rows=[], capacity_cache=None, sent=[], alerts=[],
-        halted_slots=set(), supervisor=None,
-    )
-    rt.send = lambda ref, msg: rt.sent.append((ref, msg))
-    rt.alert = lambda kind, message, now, severity="warning", slot_id=None: rt.alerts.append((kind, message))
-    rt.report = lambda now: None
-    rt.save = lambda now: None
-    rt.reconfigure_slots = lambda: None
-    rt.pause = lambda kind, reason, now: RuntimeActor.pause(rt, kind, reason, now)
-    rt.resume = lambda now, why="operator": RuntimeActor.resume(rt, now, why)
-    rt.capacity = lambda now: RuntimeActor.capacity(rt, now)
-    return rt
+    return minimal_runtime.runtime(env={"DAILY_LOSS_LIMIT": "3", **env})
 
 
 def _empty(slot_id: int) -> SlotReport:
@@ -68,7 +45,7 @@ def _with_empty_slots(rt: SimpleNamespace, *ids: int) -> None:
 
 
 def _kinds(rt: SimpleNamespace) -> list[str]:
-    return [k for k, _ in rt.alerts]
+    return minimal_runtime.kinds(rt)
 
 
 def _bootstrapped(rt: SimpleNamespace) -> list[tuple[Any, str]]:

@@ -69,15 +69,7 @@ def test_set_loss_limit_survives_a_restart_and_the_knob_is_used_until_set() -> N
     with tempfile.TemporaryDirectory(prefix="dogebot-losslimit-") as tmp:
         path = str(Path(tmp) / "bot.sqlite")
 
-        def start() -> Driven:
-            d = Driven.__new__(Driven)
-            d.bt = Backtest(settings(DAILY_LOSS_LIMIT="3"), RANGING, db_path=path)
-            d.system = d.bt.system
-            d.system.start()
-            d.bt.settle()
-            return d
-
-        d = start()
+        d = Driven({"DAILY_LOSS_LIMIT": "3"}, db_path=path)
         try:
             assert d.system.status().daily_loss_limit == 3.0, "the knob until a command sets it"
             reply = d.command(c.SetLossLimit(value=7.5))
@@ -88,7 +80,7 @@ def test_set_loss_limit_survives_a_restart_and_the_knob_is_used_until_set() -> N
             assert d.system.status().daily_loss_limit == 7.5
         finally:
             d.close()
-        d = start()
+        d = Driven({"DAILY_LOSS_LIMIT": "3"}, db_path=path)
         try:
             assert d.system.status().daily_loss_limit == 7.5, "restored from the snapshot, not the knob"
         finally:

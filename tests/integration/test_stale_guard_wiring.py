@@ -18,39 +18,16 @@ import pytest
 
 from actors import runtime_loop
 from actors.clock import FollowClock, VirtualClock, WallClock
-from actors.internal import BudgetMode, RegimeUpdate
-from actors.runtime import RuntimeActor
-from actors.runtime_state import Connection, Telemetry
-from core import loss_lock
+from actors.internal import BudgetMode
 from core.config import load_settings
-from core.engine_config import engine_config_from
-from core.market import PairRules
+from tests.integration import minimal_runtime
 
 NOW = 1_700_000_000.0
 PRICE = 0.1
 
 
 def _runtime(clock: Any, **env: str) -> SimpleNamespace:
-    base = {"INITIAL_SLOTS": "1", "ORDER_SIZE_USD": "8", "LOG_LEVEL": "WARNING"}
-    base.update(env)
-    s, _ = load_settings(env=base)
-    rt = SimpleNamespace(
-        loops=0, mode="RUNNING", pause_kind="", pause_reason="", halt_reason="",
-        price=PRICE, price_ts=NOW, settings=s, cfg=engine_config_from(s, PairRules()), clock=clock,
-        connection=Connection(), loss=loss_lock.LossLockState(), rate_budget="budget", router="router",
-        store=None, slots={}, reports={}, balances={"USD": 1000.0, "DOGE": 10_000.0}, telemetry=Telemetry(),
-        regime=RegimeUpdate(), target_layers=0, effective_layers=0, cannot_bootstrap=set(),
-        auto_soft_close_total=0, price_rows=[], capacity_cache=None, sent=[], alerts=[],
-    )
-    rt.send = lambda ref, msg: rt.sent.append((ref, msg))
-    rt.alert = lambda kind, message, now, severity="warning", slot_id=None: rt.alerts.append((kind, message))
-    rt.report = lambda now: None
-    rt.save = lambda now: None
-    rt.reconfigure_slots = lambda: None
-    rt.pause = lambda kind, reason, now: RuntimeActor.pause(rt, kind, reason, now)
-    rt.resume = lambda now, why="operator": RuntimeActor.resume(rt, now, why)
-    rt.capacity = lambda now: RuntimeActor.capacity(rt, now)
-    return rt
+    return minimal_runtime.runtime(env=env, clock=clock)
 
 
 def _sim(speed: str = "60") -> SimpleNamespace:
@@ -60,7 +37,7 @@ def _sim(speed: str = "60") -> SimpleNamespace:
 
 
 def _kinds(rt: SimpleNamespace) -> list[str]:
-    return [k for k, _ in rt.alerts]
+    return minimal_runtime.kinds(rt)
 
 
 def test_a_price_150_virtual_seconds_old_at_60x_does_not_pause() -> None:
