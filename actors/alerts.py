@@ -27,6 +27,7 @@ AlertKind = Literal[
     "gateway_disconnected",
     "gateway_reconnected",
     "slot_restarted",
+    "slot_restart_failed",  # the supervisor retries; the slot's orders are unmanaged meanwhile
     "reconcile_incomplete",  # orders of unknown state kept tracked; the supervisor retries
     "reconcile_settled",  # a retried reconcile learned how every such order ended
     "orphan_pressure",

@@ -25,6 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import pykka
 
 from actors.alerts import Alert
 from actors.internal import STALE, BroadcastReconcile, Inspect, ReconcileAll
@@ -55,6 +56,7 @@ class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
     complete: bool  # the open-order list was known (snapshot or REST)
     unresolved: frozenset[str]
     replay_ms: float = 0.0
+    stale: bool = False  # every pass met a newer snapshot (a reconnect storm): nothing was broadcast
 
     @property
     def settled(self) -> bool:
@@ -104,30 +106,48 @@ def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str,
 INVALID: Any = object()  # QueryOrders: "EOrder:Invalid order", the exchange has no such order
 
 
+QUERY_CHUNK = 50  # Kraken's QueryOrders takes at most 50 ids per request
+
+
+class _Unavailable(Exception):
+    """QueryOrders failed for a reason other than an unknown id: stop asking for now."""
+
+
 def final_states(port: Any, ids: list[str]) -> dict[str, Any]:
     """order id -> its REST order, `INVALID` (the exchange does not know it) or None (unknown).
 
-    One batched QueryOrders first; Kraken fails the whole call when one id is unknown, so a failed
-    batch is asked again id by id, and an id left out of an answer is unknown, not ended.
+    Asked in chunks of 50, one request each. Kraken fails a whole request when one id is unknown
+    ("EOrder:Invalid order"): that chunk is split in halves until the unknown ids stand alone, so
+    one bad id costs about 2 x log2(50) extra requests, not one per id. Any other failure (rate
+    limit, timeout) stops the asking: what is not answered yet stays unknown, and a retry asks
+    again. An id left out of an answer is unknown, not ended.
     """
     out: dict[str, Any] = dict.fromkeys(ids)
-    if not ids:
-        return out
-    try:
-        for order in port.call("query_orders", ids):
+
+    def ask(batch: list[str]) -> None:
+        try:
+            orders = port.call("query_orders", batch)
+        except Exception as exc:
+            if not _invalid_order(exc):
+                raise _Unavailable(str(exc)) from exc
+            if len(batch) == 1:
+                out[batch[0]] = INVALID
+                return
+            half = len(batch) // 2
+            ask(batch[:half])
+            ask(batch[half:])
+            return
+        for order in orders:
             if order.order_id in out:
                 out[order.order_id] = order
-        return out
-    except Exception as exc:
-        if len(ids) == 1:
-            if _invalid_order(exc):
-                out[ids[0]] = INVALID
-            else:
-                log.error("QueryOrders failed (%s); %s stays tracked until a retry learns how it ended", exc, ids[0])
-            return out
-        log.warning("QueryOrders of %d orders failed (%s); asking one by one", len(ids), exc)
-    for order_id in ids:
-        out.update(final_states(port, [order_id]))
+
+    try:
+        for i in range(0, len(ids), QUERY_CHUNK):
+            ask(ids[i : i + QUERY_CHUNK])
+    except _Unavailable as exc:
+        unknown = sum(1 for v in out.values() if v is None)
+        log.error("QueryOrders failed (%s); %d order(s) gone from the book stay tracked until a retry "
+                  "learns how they ended", exc, unknown)
     return out
 
 
@@ -173,14 +193,15 @@ def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | No
     present orders that ended during the second outage as gone-and-settled: taken for cancelled.
     """
     router = system.refs["router"]
-    slots = system.slot_refs()
+    # A slot actor that died and is not restarted yet cannot take part (its restart reconciles it).
+    slots = {sid: ref for sid, ref in system.slot_refs().items() if ref.is_alive()}
     if slot_id is not None:
         slots = {slot_id: slots[slot_id]} if slot_id in slots else {}
     given = tracked
     replayed, replay_ms = 0, 0.0
     for _pass in range(STALE_PASSES):
         tracked = given if given is not None and _pass == 0 else \
-            [t for ref in slots.values() for t in targets(ref.ask(Inspect(), timeout=10)["state"])]
+            [t for ref in slots.values() if (info := _inspect(ref)) is not None for t in targets(info["state"])]
         census = router.ask(Inspect(), timeout=10)
         base: dict[str, str | None] | None = None
         complete = True
@@ -207,12 +228,20 @@ def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | No
                                              epoch=census["epoch"]), timeout=10)
         if sent != STALE:
             for ref in slots.values():  # each slot has handled its ReconcileOpen once this returns (FIFO)
-                ref.ask(Inspect(), timeout=10)
+                _inspect(ref)
             return ReconcileResult(tracked=len(tracked), replayed=replayed, complete=complete,
                                    unresolved=frozenset(unresolved), replay_ms=replay_ms)
         log.warning("a newer executions snapshot replaced the census during the reconcile; redoing it")
     return ReconcileResult(tracked=len(tracked or []), replayed=replayed, complete=False,
-                           unresolved=frozenset(), replay_ms=replay_ms)
+                           unresolved=frozenset(), replay_ms=replay_ms, stale=True)
+
+
+def _inspect(ref: Any) -> dict[str, Any] | None:
+    """A slot's Inspect answer; None for one that died meanwhile (the supervisor restarts it)."""
+    try:
+        return ref.ask(Inspect(), timeout=10)
+    except pykka.ActorDeadError:
+        return None
 
 
 def retry_delay(attempt: int) -> float:
@@ -225,7 +254,9 @@ def report_unsettled(system: System, result: ReconcileResult, *, startup: bool, 
     schedule the retry. A start-up reconcile without an open list still owes its start-up work
     (re-placing never-acknowledged orders, cancelling strays): the retry carries `startup`."""
     what = []
-    if not result.complete:
+    if result.stale:
+        what.append("new executions snapshots kept replacing the open-order list (reconnects)")
+    elif not result.complete:
         what.append("the exchange's open orders are unknown (no executions snapshot, OpenOrders failed)")
     if result.unresolved:
         what.append(f"{len(result.unresolved)} order(s) gone from the book with no known final state")

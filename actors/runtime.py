@@ -277,7 +277,8 @@ class RuntimeActor(BaseActor):
             for k, v in report.counters.items():
                 self.retired_counters[k] = self.retired_counters.get(k, 0) + v
             day, lost = report.today_loss
-            if lost > 0 and day == loss_lock.day_number(now):
+            # The slot's day follows exchange time, which may run a moment ahead of ours at midnight.
+            if lost > 0 and day >= loss_lock.day_number(now) and day >= self.removed_loss[0]:
                 kept = self.removed_loss[1] if self.removed_loss[0] == day else 0.0
                 self.removed_loss = (day, kept + lost)
         self.aliases = aliases.release(self.aliases, slot_id)

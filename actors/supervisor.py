@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("supervisor")
 
 _STORE_WAIT_S = 30.0
-_SETTLE_S = 0.3  # wall mode: let acks of orders already on the wire arrive before reconciling
+_SETTLE_S = 0.3
+_RESTART_RETRY_S = 10.0  # a failed slot restart (store unavailable) is tried again, doubling
+_RESTART_RETRY_MAX_S = 300.0  # wall mode: let acks of orders already on the wire arrive before reconciling
 
 
 class Supervisor:
@@ -54,6 +56,7 @@ class Supervisor:
         self._lock = threading.Lock()
         self._pending: ReconcileAll | None = None  # the one reconcile retry waiting for its timer
         self._timer: threading.Timer | None = None
+        self._restart_failures: dict[int, int] = {}  # slot id -> consecutive failed restarts
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
         self._thread.start()
 
@@ -130,14 +133,36 @@ class Supervisor:
                 elif isinstance(msg, ReconcileAll):
                     msg = self._take_pending(msg)
                     self.reconcile(msg)
-            except Exception:
+            except Exception as exc:
                 log.exception("supervisor could not handle %s (slot %s)", type(msg).__name__,
                               getattr(msg, "slot_id", "-"))
-                if isinstance(msg, ReconcileAll):
-                    self.retry_later(ReconcileAll(startup=msg.startup, why=msg.why, attempt=msg.attempt + 1),
-                                     reconcile.retry_delay(msg.attempt + 1))
+                self._failed(msg, exc)
             finally:
                 self._busy.clear()
+
+    def _failed(self, msg: Any, exc: Exception) -> None:
+        """What could not be done is retried, loudly: a slot left dead leaves its orders unmanaged."""
+        sys = self.system
+        if isinstance(msg, ReconcileAll):
+            nxt = msg.attempt + 1
+            text = f"reconcile failed ({type(exc).__name__}: {exc}); retry {nxt - 1} in {reconcile.retry_delay(nxt):.0f}s"
+            self.retry_later(ReconcileAll(startup=msg.startup, why=msg.why, attempt=nxt), reconcile.retry_delay(nxt))
+            if msg.attempt == 1 or msg.attempt == reconcile.CRITICAL_AFTER or msg.attempt % 10 == 0:
+                sys.tell("status", Alert(kind="reconcile_incomplete", message=text, ts=sys.clock.now(),
+                                         severity="critical" if msg.attempt >= reconcile.CRITICAL_AFTER else "warning"))
+        elif isinstance(msg, SlotFailed | RestartSlot):
+            n = self._restart_failures.get(msg.slot_id, 0) + 1
+            self._restart_failures[msg.slot_id] = n
+            delay = min(_RESTART_RETRY_MAX_S, _RESTART_RETRY_S * 2 ** (n - 1))
+            text = (f"slot {msg.slot_id} could not be restarted ({type(exc).__name__}: {exc}); its orders are "
+                    f"not managed until it is; retry {n} in {delay:.0f}s")
+            if n == 1 or n % 10 == 0:
+                sys.tell("status", Alert(kind="slot_restart_failed", message=text, ts=sys.clock.now(),
+                                         severity="critical", slot_id=msg.slot_id))
+            timer = threading.Timer(delay, self.tell, (msg,))
+            timer.daemon = True
+            if not self._stop.is_set():
+                timer.start()
 
     def _load(self, slot_id: int) -> bytes | None:
         store = self.system.refs["store"].proxy()
@@ -161,7 +186,11 @@ class Supervisor:
         info = runtime.ask(Inspect(), timeout=10)
         raw = self._load(slot_id)
         if raw is None:
+            # Write-ahead: a slot that never persisted a state never sent an order either.
             log.error("slot %d has no persisted state; not restarted", slot_id)
+            sys.tell("status", Alert(kind="slot_restart_failed", ts=sys.clock.now(), severity="critical",
+                                     slot_id=slot_id, message=f"slot {slot_id} has no persisted state: not "
+                                     "restarted (it never placed an order); remove it with remove_slot"))
             return
         snap = decode_snapshot(raw)
         if clear_halt:
@@ -173,6 +202,7 @@ class Supervisor:
         if not sys.config.virtual:
             time.sleep(_SETTLE_S)
         replayed = self._reconcile_slot(slot_id, snap)
+        self._restart_failures.pop(slot_id, None)
         self.restarts += 1
         message = f"slot {slot_id} restarted from its last persisted state ({why}); {replayed} execution(s) replayed"
         log.warning(message)

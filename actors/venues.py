@@ -64,15 +64,27 @@ class GatewayPort:
 
     def call(self, name: str, *args: Any, timeout: float = 15.0) -> Any:
         methods = _CALL_METHODS.get(name, ())
-        cost = sum(rate_limits.rest_call_cost(m, heavy_cost=self.heavy_cost) for m in methods)
+        # QueryOrders sends one request per 50 ids (gateway/kraken/rest.py): charge each.
+        requests = -(-len(args[0]) // 50) if name == "query_orders" and args and args[0] else 1
+        cost = requests * sum(rate_limits.rest_call_cost(m, heavy_cost=self.heavy_cost) for m in methods)
+        self._charge(cost, timeout)
+        self.rest_calls += _CALL_REQUESTS.get(name, 0) * requests
+        future = self.gateway.proxy().rest(name, *args).get(timeout=timeout)
+        result = future.result(timeout=timeout)
+        if name == "missed_fills" and isinstance(result, list) and len(result) > 50:
+            # TradesHistory pages (50 trades each) and their QueryOrders beyond the first of each,
+            # known only now: charged after the fact so the next call waits for them.
+            extra = -(-len(result) // 50) - 1
+            self.counter.add(extra * cost, self.clock())
+            self.rest_calls += extra * _CALL_REQUESTS["missed_fills"]
+        return result
+
+    def _charge(self, cost: float, timeout: float) -> None:
         if cost:
             wait = self.counter.seconds_until_fits(cost, self.clock())
             if wait > 0:
                 time.sleep(min(wait, timeout))
             self.counter.add(cost, self.clock())
-        self.rest_calls += _CALL_REQUESTS.get(name, 0)
-        future = self.gateway.proxy().rest(name, *args).get(timeout=timeout)
-        return future.result(timeout=timeout)
 
 
 class ActorPort:

@@ -63,7 +63,7 @@ def test_one_unknown_id_does_not_hide_the_others() -> None:
 
     port = Port(answer)
     result, told = _replay(port, ["OA", "OBAD", "OC"])
-    assert port.queries[0] == ["OA", "OBAD", "OC"] and sorted(port.queries[1:]) == [["OA"], ["OBAD"], ["OC"]]
+    assert port.queries == [["OA", "OBAD", "OC"], ["OA"], ["OBAD", "OC"], ["OBAD"], ["OC"]]  # halved, not one by one
     assert sorted(m.order_id for m in told) == ["OA", "OC"]
     # "Invalid order" is the exchange saying it has no such order: absence is its word (closed).
     assert result.unresolved == frozenset()
@@ -126,5 +126,76 @@ def test_at_most_one_reconcile_retry_is_pending() -> None:
         sup.tell(ReconcileAll(startup=False, why="reconnect"))  # runs now and absorbs the pending retry
         assert done.wait(10)
         assert ran[-1].attempt == 2 and not sup.retry_pending()
+    finally:
+        sup.stop()
+
+
+def test_one_unknown_id_among_two_hundred_costs_a_few_requests_and_other_chunks_stand() -> None:
+    ids = [f"O{i:03d}" for i in range(200)]
+
+    def answer(batch: list[str]) -> list[RestOrder]:
+        assert len(batch) <= 50, "Kraken takes at most 50 ids per request"
+        if "O123" in batch:
+            raise KrakenApiError("QueryOrders", ["EOrder:Invalid order"])
+        return [_order(i) for i in batch]
+
+    port = Port(answer)
+    result, told = _replay(port, ids)
+    assert len(told) == 199 and result.unresolved == frozenset()
+    assert len(port.queries) <= 4 + 2 * 6, f"{len(port.queries)} requests"
+
+
+def test_a_rate_limited_chunk_stops_the_asking_and_leaves_the_rest_unknown() -> None:
+    ids = [f"O{i:03d}" for i in range(120)]
+    calls = {"n": 0}
+
+    def answer(batch: list[str]) -> list[RestOrder]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KrakenApiError("QueryOrders", ["EAPI:Rate limit exceeded"])
+        return [_order(i) for i in batch]
+
+    port = Port(answer)
+    result, told = _replay(port, ids)
+    assert len(port.queries) == 2, "no retry storm: the asking stops at the first other error"
+    assert len(told) == 50 and len(result.unresolved) == 70
+
+
+def test_a_dead_slot_does_not_stop_the_others_from_reconciling(router) -> None:
+    ref, slot, inflight = router
+    dead = Recorder.start(inflight)
+    dead.stop()
+    ref.ask(SetRoute(kind="s", slot_id=2, ref=dead))
+    system = SimpleNamespace(refs={"router": ref}, slot_refs=lambda: {1: slot, 2: dead},
+                             clock=SimpleNamespace(now=lambda: NOW), tell=lambda who, m: None)
+    port = SimpleNamespace(call=lambda name, *a: [])  # OpenOrders: nothing open
+    result = reconcile.reconcile_all(system, port, startup=False, tracked=[])  # type: ignore[arg-type]
+    assert result.complete and not result.stale
+    assert len(slot.ask(Recorded(ReconcileOpen))) == 1
+
+
+def test_a_failed_slot_restart_alerts_and_is_tried_again(monkeypatch) -> None:
+    from actors import supervisor as supervisor_module
+    from actors.alerts import Alert
+    from actors.internal import SlotFailed
+
+    monkeypatch.setattr(supervisor_module, "_RESTART_RETRY_S", 0.05)
+    told: list[Any] = []
+    system = SimpleNamespace(venue=None, config=SimpleNamespace(virtual=True), clock=SimpleNamespace(now=lambda: NOW),
+                             tell=lambda who, m: told.append(m))
+    sup = Supervisor(system)  # type: ignore[arg-type]
+    attempts = threading.Semaphore(0)
+
+    def restart(slot_id: int, *, clear_halt: bool, why: str) -> None:
+        attempts.release()
+        raise RuntimeError("store unavailable")
+
+    sup.restart = restart  # type: ignore[method-assign]
+    try:
+        sup.tell(SlotFailed(slot_id=3, error="boom"))
+        assert attempts.acquire(timeout=10) and attempts.acquire(timeout=10), "tried again"
+        alerts = [m for m in told if isinstance(m, Alert)]
+        assert alerts and alerts[0].kind == "slot_restart_failed" and alerts[0].slot_id == 3
+        assert alerts[0].severity == "critical"
     finally:
         sup.stop()

@@ -31,3 +31,13 @@ def test_a_removed_slots_loss_of_the_day_is_kept_and_persisted() -> None:
     rt.reports[3], rt.slots[3] = _report(day, 0.5), None
     RuntimeActor.drop_slot(rt, 3, NOW)
     assert rt.removed_loss == (day, 2.0)
+
+
+def test_a_loss_stamped_just_after_midnight_by_the_exchange_clock_is_kept() -> None:
+    day = ll.day_number(NOW)
+    rt = SimpleNamespace(slots={1: None}, reports={1: _report(day + 1, 0.75)}, retired_counters={},
+                         aliases=aliases.new_state("doge"), router=None, status=None, removed_loss=(day, 2.0))
+    rt.send = lambda ref, msg: None
+    rt.save = lambda now: None
+    RuntimeActor.drop_slot(rt, 1, NOW)  # our clock still says `day`
+    assert rt.removed_loss == (day + 1, 0.75)
