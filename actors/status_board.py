@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 import msgspec
+import pykka
 
 from actors.alerts import Alert
 from actors.base import BaseActor, InFlight, handles
@@ -195,7 +196,10 @@ class StatusBoardActor(BaseActor):
 def _safe_tell(sink: Any, msg: object) -> bool:
     try:
         sink.tell(msg)
-    except Exception:  # a dead subscriber is dropped, never allowed to break the board
+    except pykka.ActorDeadError:  # stopped (shutdown, or it crashed and said so itself): drop it
+        log.info("status subscriber %r has stopped; dropping it", sink)
+        return False
+    except Exception:  # a failing subscriber is dropped, never allowed to break the board
         log.warning("status subscriber %r failed; dropping it", sink, exc_info=True)
         return False
     return True

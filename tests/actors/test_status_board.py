@@ -70,3 +70,20 @@ def test_alerts_reach_alert_subscribers_at_once(rig):
     push(Subscribe(sink=sink, status=False))
     push(Alert(kind="halt", message="x", ts=1.0, severity="critical"))
     assert [type(m).__name__ for m in sink.got] == ["Alert"]
+
+
+def test_a_stopped_subscriber_is_dropped_quietly_and_the_others_still_get_pushes(rig, caplog):
+    from tests.actors.helpers import Recorder
+
+    _board, clock, push = rig
+    stopped = Recorder.start(InFlight())
+    stopped.stop()
+    sink = Sink()
+    with caplog.at_level("INFO", logger="status"):
+        push(_empty_report(1000.0, "sim"), Subscribe(sink=stopped, max_per_sec=100.0),
+             Subscribe(sink=sink, max_per_sec=100.0))
+        clock.set(1001.0)
+        push(slot_status(1, 0.5), StatusFlush(now=1001.0))
+    assert sink.got and sink.got[-1].slots[0].total_profit == pytest.approx(0.5)
+    dropped = [r for r in caplog.records if "has stopped; dropping it" in r.getMessage()]
+    assert dropped and all(r.levelname == "INFO" and not r.exc_info for r in dropped), "a shutdown is not a failure"
