@@ -107,6 +107,7 @@ INVALID: Any = object()  # QueryOrders: "EOrder:Invalid order", the exchange has
 
 
 QUERY_CHUNK = 50  # Kraken's QueryOrders takes at most 50 ids per request
+SMALL_BATCH = 4  # a failing batch this small is asked id by id
 
 
 class _Unavailable(Exception):
@@ -132,6 +133,10 @@ def final_states(port: Any, ids: list[str]) -> dict[str, Any]:
                 raise _Unavailable(str(exc)) from exc
             if len(batch) == 1:
                 out[batch[0]] = INVALID
+                return
+            if len(batch) <= SMALL_BATCH:
+                for one in batch:  # halving further would cost more than asking each
+                    ask([one])
                 return
             half = len(batch) // 2
             ask(batch[:half])
@@ -242,6 +247,10 @@ def _inspect(ref: Any) -> dict[str, Any] | None:
         return ref.ask(Inspect(), timeout=10)
     except pykka.ActorDeadError:
         return None
+    except pykka.Timeout:
+        if not ref.is_alive():
+            return None  # it died with our question in its inbox
+        raise
 
 
 def retry_delay(attempt: int) -> float:

@@ -98,9 +98,9 @@ class StatusBoardActor(BaseActor):
     def _alert(self, msg: Alert) -> None:
         self.alerts.append(msg)
         del self.alerts[:-100]
-        for sub in self.subscribers:
-            if sub.alerts:
-                _safe_tell(sub.sink, msg)
+        gone = [sub for sub in self.subscribers if sub.alerts and not _safe_tell(sub.sink, msg)]
+        if gone:
+            self.subscribers = [s for s in self.subscribers if s not in gone]
 
     # ------------------------------------------------------------------ subscriptions
 

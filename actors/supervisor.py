@@ -40,9 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("supervisor")
 
 _STORE_WAIT_S = 30.0
-_SETTLE_S = 0.3
+_SETTLE_S = 0.3  # wall mode: let acks of orders already on the wire arrive before reconciling
 _RESTART_RETRY_S = 10.0  # a failed slot restart (store unavailable) is tried again, doubling
-_RESTART_RETRY_MAX_S = 300.0  # wall mode: let acks of orders already on the wire arrive before reconciling
+_RESTART_RETRY_MAX_S = 300.0
 
 
 class Supervisor:
@@ -57,6 +57,7 @@ class Supervisor:
         self._pending: ReconcileAll | None = None  # the one reconcile retry waiting for its timer
         self._timer: threading.Timer | None = None
         self._restart_failures: dict[int, int] = {}  # slot id -> consecutive failed restarts
+        self._restart_timers: dict[int, threading.Timer] = {}  # slot id -> its one pending restart retry
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
         self._thread.start()
 
@@ -108,6 +109,9 @@ class Supervisor:
             if self._timer is not None:
                 self._timer.cancel()
             self._pending = self._timer = None
+            for timer in self._restart_timers.values():
+                timer.cancel()
+            self._restart_timers.clear()
         self.queue.put(None)
         self._thread.join(timeout=10)
 
@@ -159,10 +163,22 @@ class Supervisor:
             if n == 1 or n % 10 == 0:
                 sys.tell("status", Alert(kind="slot_restart_failed", message=text, ts=sys.clock.now(),
                                          severity="critical", slot_id=msg.slot_id))
-            timer = threading.Timer(delay, self.tell, (msg,))
-            timer.daemon = True
-            if not self._stop.is_set():
-                timer.start()
+            with self._lock:
+                old = self._restart_timers.pop(msg.slot_id, None)
+                if old is not None:
+                    old.cancel()  # one retry chain per slot: a later trigger replaces an earlier one
+                if not self._stop.is_set():
+                    timer = threading.Timer(delay, self.tell, (msg,))
+                    timer.daemon = True
+                    self._restart_timers[msg.slot_id] = timer
+                    timer.start()
+
+    def _restart_done(self, slot_id: int) -> None:
+        self._restart_failures.pop(slot_id, None)
+        with self._lock:
+            timer = self._restart_timers.pop(slot_id, None)
+        if timer is not None:
+            timer.cancel()
 
     def _load(self, slot_id: int) -> bytes | None:
         store = self.system.refs["store"].proxy()
@@ -179,7 +195,13 @@ class Supervisor:
         sys = self.system
         refs = sys.refs
         runtime = refs["runtime"]
-        old = sys.slot_refs().get(slot_id)
+        current = sys.slot_refs()
+        if slot_id not in current:
+            # Removed meanwhile (retired, or by the operator): nothing to bring back.
+            log.info("slot %d is no longer in the runtime; not restarted", slot_id)
+            self._restart_done(slot_id)
+            return
+        old = current.get(slot_id)
         if old is not None and old.is_alive():
             old.stop(block=True, timeout=10)
         refs["rate_budget"].ask(DropPending(slot_id=slot_id), timeout=10)
@@ -188,6 +210,7 @@ class Supervisor:
         if raw is None:
             # Write-ahead: a slot that never persisted a state never sent an order either.
             log.error("slot %d has no persisted state; not restarted", slot_id)
+            self._restart_done(slot_id)
             sys.tell("status", Alert(kind="slot_restart_failed", ts=sys.clock.now(), severity="critical",
                                      slot_id=slot_id, message=f"slot {slot_id} has no persisted state: not "
                                      "restarted (it never placed an order); remove it with remove_slot"))
@@ -201,8 +224,15 @@ class Supervisor:
         runtime.ask(SlotSpawned(slot_id=slot_id, ref=ref), timeout=10)
         if not sys.config.virtual:
             time.sleep(_SETTLE_S)
-        replayed = self._reconcile_slot(slot_id, snap)
-        self._restart_failures.pop(slot_id, None)
+        # From here the slot runs: whatever fails now is the reconcile's, retried as one, never a
+        # reason to restart a healthy slot again.
+        self._restart_done(slot_id)
+        try:
+            replayed = self._reconcile_slot(slot_id, snap)
+        except Exception as exc:
+            log.exception("slot %d restarted, but its reconcile failed; retrying it", slot_id)
+            self._failed(ReconcileAll(startup=True, why=f"slot {slot_id} restart"), exc)
+            replayed = 0
         self.restarts += 1
         message = f"slot {slot_id} restarted from its last persisted state ({why}); {replayed} execution(s) replayed"
         log.warning(message)

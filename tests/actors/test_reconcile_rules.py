@@ -63,7 +63,7 @@ def test_one_unknown_id_does_not_hide_the_others() -> None:
 
     port = Port(answer)
     result, told = _replay(port, ["OA", "OBAD", "OC"])
-    assert port.queries == [["OA", "OBAD", "OC"], ["OA"], ["OBAD", "OC"], ["OBAD"], ["OC"]]  # halved, not one by one
+    assert port.queries == [["OA", "OBAD", "OC"], ["OA"], ["OBAD"], ["OC"]]  # a small batch: each id
     assert sorted(m.order_id for m in told) == ["OA", "OC"]
     # "Invalid order" is the exchange saying it has no such order: absence is its word (closed).
     assert result.unresolved == frozenset()
@@ -197,5 +197,23 @@ def test_a_failed_slot_restart_alerts_and_is_tried_again(monkeypatch) -> None:
         alerts = [m for m in told if isinstance(m, Alert)]
         assert alerts and alerts[0].kind == "slot_restart_failed" and alerts[0].slot_id == 3
         assert alerts[0].severity == "critical"
+    finally:
+        sup.stop()
+
+
+def test_a_removed_slot_is_not_brought_back_and_one_retry_chain_per_slot() -> None:
+    spawned: list[int] = []
+    system = SimpleNamespace(venue=None, config=SimpleNamespace(virtual=True), clock=SimpleNamespace(now=lambda: NOW),
+                             tell=lambda who, m: None, slot_refs=lambda: {}, refs={"runtime": None},
+                             spawn=lambda *a, **k: spawned.append(1))
+    sup = Supervisor(system)  # type: ignore[arg-type]
+    try:
+        from actors.internal import RestartSlot, SlotFailed
+
+        sup._failed(SlotFailed(slot_id=7, error="boom"), RuntimeError("store unavailable"))
+        sup._failed(RestartSlot(slot_id=7, clear_halt=True), RuntimeError("store unavailable"))
+        assert list(sup._restart_timers) == [7], "a later trigger replaces the earlier retry"
+        sup.restart(7, clear_halt=False, why="retry")  # the slot was removed meanwhile (retired)
+        assert spawned == [] and sup._restart_timers == {} and sup._restart_failures == {}
     finally:
         sup.stop()

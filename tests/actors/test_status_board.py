@@ -87,3 +87,16 @@ def test_a_stopped_subscriber_is_dropped_quietly_and_the_others_still_get_pushes
     assert sink.got and sink.got[-1].slots[0].total_profit == pytest.approx(0.5)
     dropped = [r for r in caplog.records if "has stopped; dropping it" in r.getMessage()]
     assert dropped and all(r.levelname == "INFO" and not r.exc_info for r in dropped), "a shutdown is not a failure"
+
+
+def test_a_stopped_alert_subscriber_is_removed_after_the_first_alert(rig, caplog):
+    from tests.actors.helpers import Recorder
+
+    _board, _clock, push = rig
+    stopped = Recorder.start(InFlight())
+    stopped.stop()
+    with caplog.at_level("INFO", logger="status"):
+        push(Subscribe(sink=stopped, status=False))
+        for i in range(3):
+            push(Alert(kind="halt", message=f"x{i}", ts=float(i), severity="critical"))
+    assert sum("has stopped; dropping it" in r.getMessage() for r in caplog.records) == 1
