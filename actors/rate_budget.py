@@ -249,7 +249,12 @@ class RateBudgetActor(BaseActor):
             self.open_cl.add(sub.intent.cl_ord_id)
         self.forwarded += 1
         if self.gateway is not None:
-            self.gateway.tell(sub.intent)
+            try:
+                self.gateway.tell(sub.intent)
+            except pykka.ActorDeadError:
+                # Shutdown stops the gateway first. Nothing is lost: the slot's persisted state has
+                # it (an unacknowledged placement is placed again at start-up, a cancel re-sent).
+                log.info("gateway stopped: %s not sent", type(sub.intent).__name__)
 
     @handles(OrderDone)
     def _order_done(self, msg: OrderDone) -> None:

@@ -64,7 +64,7 @@ class ReconcileResult(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str, str | None],
-           partial: set[str] | None = None) -> ReplayResult:
+           partial: set[str] | None = None, estimates_ok: bool = True) -> ReplayResult:
     """Deliver what happened to tracked orders while nobody listened, in stream order via the router:
     their executions (TradesHistory), then the final state of each tracked order that is no longer
     open (QueryOrders), so an order whose executions are not in the history window still completes
@@ -80,13 +80,17 @@ def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str,
     week_ago = system.clock.now() - 7 * 86400.0
     start = min(t.placed_at if t.placed_at > 0 else week_ago for t in need) - CLOCK_SKEW_MARGIN_S
     replayed = 0
+    history = True
     try:
         for fill in port.call("missed_fills", start):
             system.tell("router", fill)
             replayed += 1
     except Exception as exc:
-        # Not fatal: QueryOrders below still gives each gone order's final state (a fill then
-        # books at the order's average price once its executions are overdue).
+        # QueryOrders below still gives each gone order's final state. An order that executed
+        # would then be booked as an estimate (its limit price, the maker fee) without its
+        # execution rows, for good: while `estimates_ok` is False it stays unresolved instead and
+        # the retry asks TradesHistory again.
+        history = False
         log.error("missed-fill replay failed (%s); final states come from QueryOrders", exc)
     gone = sorted({t.txid for t in tracked if t.txid and t.txid not in open_orders})
     unresolved: set[str] = set()
@@ -94,7 +98,9 @@ def replay(system: System, port: Any, tracked: list[Any], open_orders: dict[str,
         if order is INVALID:
             continue  # the exchange has no such order: its absence is the exchange's word
         outcome = closed_outcome(order, system.clock.now()) if order is not None else None
-        if outcome is not None:
+        if outcome is not None and not history and not estimates_ok and outcome.cum_qty > 0:
+            unresolved.add(order_id)  # executed, but its executions are not known yet
+        elif outcome is not None:
             system.tell("router", outcome)
         else:
             # No answer (REST failed or the id was left out), or the exchange still calls it open
@@ -182,10 +188,11 @@ def rest_open_orders(port: Any) -> dict[str, str | None] | None:
 
 
 STALE_PASSES = 3  # passes redone when a newer executions snapshot replaced the census meanwhile
+ESTIMATE_AFTER = 3  # attempts without TradesHistory before an executed order is booked as an estimate
 
 
 def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | None = None,
-                  tracked: list[Any] | None = None) -> ReconcileResult:
+                  tracked: list[Any] | None = None, attempt: int = 1) -> ReconcileResult:
     """Replay, settle what can be settled, then reconcile the slots (or one) in stream order.
 
     The open list is the router's census when an executions snapshot has been seen; otherwise a
@@ -220,7 +227,8 @@ def reconcile_all(system: System, port: Any, *, startup: bool, slot_id: int | No
                           "close nothing until a retry gets the exchange's list")
             open_orders = base if base is not None else census["open"]
         t0 = time.perf_counter()
-        result = replay(system, port, tracked, open_orders, census.get("partial", set())) if tracked else \
+        result = replay(system, port, tracked, open_orders, census.get("partial", set()),
+                        estimates_ok=attempt >= ESTIMATE_AFTER) if tracked else \
             ReplayResult(replayed=0, unresolved=frozenset())
         replay_ms += round((time.perf_counter() - t0) * 1000.0, 1)
         replayed += result.replayed

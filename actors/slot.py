@@ -269,6 +269,7 @@ class SlotActor(SlotReconciliation, BaseActor):
                 cl = self.cl_of.get(a.local_id) or (target_cl_ord_id(self.slot_id, t) if t else "")
                 self._intents.append(Submit(slot_id=self.slot_id, intent=cancel_intent(cl, a.txid),
                                             placed_at=t.placed_at if t else 0.0, reply_to=self.actor_ref))
+                self.placing.cancel_sent[a.local_id] = self.state.now
             elif isinstance(a, sm.OrphanOrderAction):
                 log.info("slot %s: exit %s orphaned into recovery %s (%s)", self.alias, a.local_id,
                          a.recovery_id, a.reason)

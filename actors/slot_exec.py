@@ -52,6 +52,7 @@ RETRY_BASE_S = 30.0  # hold-back of the second consecutive failed exit placement
 RETRY_MAX_S = 900.0
 STREAK_FORGET_S = 2 * RETRY_MAX_S  # a failure after this much quiet starts a new streak
 RETRY_ALERT_AFTER = 4
+CANCEL_RETRY_S = 30.0  # an unconfirmed cancel is sent again after this (clock seconds)
 
 
 class SlotExecutions:
@@ -424,6 +425,30 @@ class SlotExecutions:
 
     # ------------------------------------------------------------------ housekeeping (every SlotTick)
 
+    def _resend_cancels(self, now: float) -> None:
+        """A cancel is sent until the exchange confirms the order's end: one refused (socket down),
+        lost with a crash or a stop between its write and its send, or restored from the snapshot
+        goes out again, every CANCEL_RETRY_S. Until then the order may still fill next to its
+        replacement. An order already gone answers "unknown order", which is harmless."""
+        pending = {p.local_id: p for p in self.state.pending_cancels}
+        for lid in [lid for lid in self.placing.cancel_sent if lid not in pending]:
+            del self.placing.cancel_sent[lid]
+        for lid, p in sorted(pending.items()):
+            if lid in self.placing.unsent_cancels:
+                continue
+            last = self.placing.cancel_sent.get(lid)
+            if last is not None and now - last < CANCEL_RETRY_S:
+                continue
+            if last is not None:
+                log.warning("slot %s: cancel of %s %s not confirmed after %.0f s; sending it again", self.alias,
+                            p.kind, p.txid or lid, now - last)
+            self.placing.cancel_sent[lid] = now
+            self.reporter.counters["cancels_resent"] += 1
+            t = self._current(lid)
+            cl = self.cl_of.get(lid) or (target_cl_ord_id(self.slot_id, t) if t is not None else "")
+            self._intents.append(Submit(slot_id=self.slot_id, intent=cancel_intent(cl, p.txid),
+                                        placed_at=p.placed_at, reply_to=self.actor_ref))
+
     def _housekeeping(self, now: float) -> None:
         """Time-driven resolution, bounded by the loop: held-back re-issues whose time came,
         cancel probes for placements still unconfirmed, executions given up on."""
@@ -433,6 +458,7 @@ class SlotExecutions:
             if due <= now:
                 del self.placing.parked[lid]
                 self._reissue(lid, now)
+        self._resend_cancels(now)
         for lid, since in list(self.placing.unconfirmed.items()):
             t = self._current(lid)
             if t is None or t.txid:

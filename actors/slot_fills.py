@@ -178,6 +178,8 @@ class Placements:
         self.streak: dict[str, tuple[int, float]] = {}  # exit chain -> (consecutive failures, last)
         self.parked: dict[int, float] = {}  # local id of a held-back re-issue -> when it may go out
         self.unsent_cancels: list[int] = []  # parked orders the reducer cancelled (never sent)
+        # local id of a pending cancel -> when its cancel was last sent (resent until confirmed)
+        self.cancel_sent: dict[int, float] = {}
         self.strays: OrderedDict[str, None] = OrderedDict()  # order ids already cancelled as strays
 
     def resolved(self, local_id: int) -> None:

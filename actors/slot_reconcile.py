@@ -35,7 +35,13 @@ class SlotReconciliation(SlotExecutions):
         kept = 0
         for local_id in sorted(tracked):
             t = self._current(local_id)  # earlier settlements may have changed it
-            if t is None or self.halted or (t.txid and t.txid in msg.open_orders):
+            if t is None or self.halted:
+                continue
+            if t.txid and t.txid in msg.open_orders:
+                if t.kind == "pending":
+                    # Still open although we are cancelling it (the cancel never landed): send it
+                    # again at the next tick rather than after the retry interval.
+                    self.placing.cancel_sent.pop(t.local_id, None)
                 continue
             if not t.txid and t.local_id in by_local:
                 oid, cl = by_local[t.local_id]

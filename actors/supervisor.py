@@ -258,7 +258,7 @@ class Supervisor:
             return
         if not sys.config.virtual:
             time.sleep(_SETTLE_S)  # acks of orders already on the wire arrive first
-        result = reconcile.reconcile_all(sys, sys.venue.port, startup=msg.startup)
+        result = reconcile.reconcile_all(sys, sys.venue.port, startup=msg.startup, attempt=msg.attempt)
         if result.settled:
             log.info("reconcile (%s, attempt %d): settled, %d execution(s) replayed", msg.why, msg.attempt,
                      result.replayed)

@@ -217,3 +217,27 @@ def test_a_removed_slot_is_not_brought_back_and_one_retry_chain_per_slot() -> No
         assert spawned == [] and sup._restart_timers == {} and sup._restart_failures == {}
     finally:
         sup.stop()
+
+
+def test_without_trades_history_an_executed_order_waits_for_a_retry_before_an_estimate() -> None:
+    def filled(oid: str) -> RestOrder:
+        return RestOrder(order_id=oid, cl_ord_id=None, userref=0, side="buy", status="closed", order_qty=10.0,
+                         limit_price=0.1, cum_qty=10.0, avg_price=0.1, fee=0.0025, reason="",
+                         open_ts=0.0, close_ts=1.0, post_only=True)
+
+    class NoHistory(Port):
+        def call(self, name: str, *args: Any) -> Any:
+            if name == "missed_fills":
+                raise KrakenApiError("TradesHistory", ["EAPI:Rate limit exceeded"])
+            return super().call(name, *args)
+
+    port = NoHistory(lambda ids: [filled("OF"), _order("OC")])
+    told: list[Any] = []
+    system = SimpleNamespace(clock=SimpleNamespace(now=lambda: NOW), tell=lambda who, m: told.append(m))
+    tracked = [SimpleNamespace(txid=i, placed_at=NOW - 600.0) for i in ("OF", "OC")]
+    early = reconcile.replay(system, port, tracked, {}, estimates_ok=False)
+    assert early.unresolved == {"OF"}, "executed: its executions may still come from TradesHistory"
+    assert [m.order_id for m in told] == ["OC"], "a cancel with nothing executed is settled at once"
+    told.clear()
+    late = reconcile.replay(system, port, tracked, {}, estimates_ok=True)
+    assert late.unresolved == frozenset() and sorted(m.order_id for m in told) == ["OC", "OF"]

@@ -183,8 +183,8 @@ def test_a_second_reconnect_during_a_deferred_reconcile_loses_no_fill(rig: Socke
     real_replay = reconcile.replay
     hooked = {"started": False, "done": False, "away": 0}
 
-    def replay(system: Any, port: Any, tracked: Any, open_orders: Any, partial: Any = None) -> Any:
-        res = real_replay(system, port, tracked, open_orders, partial)
+    def replay(system: Any, port: Any, tracked: Any, open_orders: Any, partial: Any = None, **kw: Any) -> Any:
+        res = real_replay(system, port, tracked, open_orders, partial, **kw)
         if not hooked["started"] and threading.current_thread().name == "supervisor":
             hooked["started"] = True
             failures.fail("TradesHistory", 1)
