@@ -282,13 +282,19 @@ def report_unsettled(system: System, result: ReconcileResult, *, startup: bool, 
     message = (f"reconcile incomplete: {'; '.join(what)}; those orders stay tracked and nothing is closed, "
                f"re-placed or cancelled on a guess; retry {nxt - 1} in {delay:.0f}s")
     log.error(message)
-    if attempt == 1 or attempt == CRITICAL_AFTER or attempt % 10 == 0:
-        system.tell("status", Alert(kind="reconcile_incomplete", message=message, ts=system.clock.now(),
-                                    severity="critical" if attempt >= CRITICAL_AFTER else "warning"))
+    alert_incomplete(system, message, attempt)
     supervisor = getattr(system, "supervisor", None)
     if supervisor is not None:
         supervisor.retry_later(ReconcileAll(startup=startup and not result.complete, why="retry", attempt=nxt),
                                delay)
+
+
+def alert_incomplete(system: System, message: str, attempt: int) -> None:
+    """`reconcile_incomplete`: on the first attempt, then the fifth (critical from there), then every
+    tenth, so a long outage is not an alert storm."""
+    if attempt == 1 or attempt == CRITICAL_AFTER or attempt % 10 == 0:
+        system.tell("status", Alert(kind="reconcile_incomplete", message=message, ts=system.clock.now(),
+                                    severity="critical" if attempt >= CRITICAL_AFTER else "warning"))
 
 
 def report_settled(system: System, result: ReconcileResult, attempt: int) -> None:

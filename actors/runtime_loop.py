@@ -81,7 +81,7 @@ def _guards(rt: Any, now: float) -> None:
     else:
         lift(rt, "stale_price", now, "prices are fresh again")
     s = rt.settings
-    speed = getattr(getattr(rt, "clock", None), "speed", 1.0)
+    speed = _clock_speed(rt)
     conn = rt.connection
     # Same clock-speed floor as the stale-price guard: a sped-up sim's stall is not an outage.
     down_alert = guardrails.scaled_for_clock(s.gateway_disconnect_alert_sec, speed)
@@ -90,10 +90,16 @@ def _guards(rt: Any, now: float) -> None:
         rt.alert("gateway_disconnected", f"exchange connection down for {now - conn.down_since:.0f}s", now)
 
 
+def _clock_speed(rt: Any) -> float:
+    """Clock seconds per wall second (1 for minimal runtimes in tests, which carry no clock)."""
+    clock = getattr(rt, "clock", None)
+    return float(getattr(clock, "speed", 1.0))
+
+
 def _stale_event(rt: Any, now: float) -> guardrails.GuardEvent | None:
     s = rt.settings
     # The threshold in clock seconds, scaled for a sped-up sim clock; computed and logged once.
-    speed = getattr(getattr(rt, "clock", None), "speed", 1.0)
+    speed = _clock_speed(rt)
     stale = getattr(rt, "stale_guard", None)
     if stale is None or (stale.knob_sec, stale.speed) != (s.stale_price_max_age_sec, speed):
         stale = rt.stale_guard = guardrails.stale_price_guard(s.stale_price_max_age_sec, speed)
@@ -118,18 +124,17 @@ def holding_pauses(rt: Any, now: float) -> list[guardrails.PauseCondition]:
     if rt.loss.active:
         out.append(guardrails.PauseCondition(
             "loss_lock", loss_lock.resume_block_reason(rt.loss, rt.settings.daily_loss_limit)))
-    # (Minimal runtimes in tests may carry no price at all; the actor always does.)
-    stale = _stale_event(rt, now) if hasattr(rt, "price_ts") else None
+    stale = _stale_event(rt, now)
     if stale is not None:
         out.append(guardrails.PauseCondition("stale_price", stale.message))
-    unfundable = sorted(s for s in getattr(rt, "cannot_bootstrap", ()) if s in rt.slots)
+    unfundable = sorted(s for s in rt.cannot_bootstrap if s in rt.slots)
     if unfundable:
         # The last bootstrap pass found these slots (still here) unfundable; this pause re-plans
         # every loop, so a stale entry lasts one loop at most.
         ids = ", ".join(str(i) for i in unfundable)
         out.append(guardrails.PauseCondition(
             "cannot_bootstrap", f"slot(s) {ids} cannot bootstrap: insufficient USD and DOGE (re-checked every loop)"))
-    if not getattr(rt, "started", True):
+    if not rt.started:
         out.append(guardrails.PauseCondition("startup", "starting"))
     return out
 
@@ -223,7 +228,7 @@ def _bootstraps(rt: Any, now: float, funds: bootstrap.Funds) -> bootstrap.Funds:
     suppression lapses.
     """
     rules = rt.cfg.rules
-    waiting = _waiting(rt)
+    waiting = rt.bootstrap_waiting
     planned: list[tuple[int, bootstrap.BootstrapPlan]] = []
     cannot: list[tuple[int, bootstrap.BootstrapPlan]] = []
     waits: dict[int, str] = {}
@@ -278,13 +283,6 @@ def _bootstraps(rt: Any, now: float, funds: bootstrap.Funds) -> bootstrap.Funds:
                                              source=plan.order_source, doge_volume=volume))
         log.info("bootstrap: %s", plan.reason)
     return funds
-
-
-def _waiting(rt: Any) -> dict[int, str]:
-    waiting = getattr(rt, "bootstrap_waiting", None)
-    if waiting is None:
-        waiting = rt.bootstrap_waiting = {}
-    return waiting
 
 
 def _spend(funds: bootstrap.Funds, a: float | None, b: float | None, price: float, rules: Any) -> bootstrap.Funds:

@@ -151,9 +151,7 @@ class Supervisor:
             nxt = msg.attempt + 1
             text = f"reconcile failed ({type(exc).__name__}: {exc}); retry {nxt - 1} in {reconcile.retry_delay(nxt):.0f}s"
             self.retry_later(ReconcileAll(startup=msg.startup, why=msg.why, attempt=nxt), reconcile.retry_delay(nxt))
-            if msg.attempt == 1 or msg.attempt == reconcile.CRITICAL_AFTER or msg.attempt % 10 == 0:
-                sys.tell("status", Alert(kind="reconcile_incomplete", message=text, ts=sys.clock.now(),
-                                         severity="critical" if msg.attempt >= reconcile.CRITICAL_AFTER else "warning"))
+            reconcile.alert_incomplete(sys, text, msg.attempt)
         elif isinstance(msg, SlotFailed | RestartSlot):
             n = self._restart_failures.get(msg.slot_id, 0) + 1
             self._restart_failures[msg.slot_id] = n

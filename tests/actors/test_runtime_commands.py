@@ -34,6 +34,9 @@ class FakeRuntime:
         self.loss = loss_lock.LossLockState()
         self.halted_slots: set[int] = set()
         self.price = 0.1
+        self.price_ts = NOW
+        self.cannot_bootstrap: set[int] = set()
+        self.started = True
         self.sent: list[Any] = []
         self.reconfigured = 0
 

@@ -29,7 +29,7 @@ def _runtime(mode: str, pause_kind: str, lock_active: bool, loss: float = 5.0) -
         connection=SimpleNamespace(down_since=None, alerted=False),
         loss=loss_lock.LossLockState(active=lock_active, utc_day=day, daily_realized_loss_utc=loss,
                                      locked_utc_day=day if lock_active else ""),
-        rate_budget=None, sent=[], alerts=[],
+        rate_budget=None, sent=[], alerts=[], cannot_bootstrap=set(), slots={}, started=True,
     )
     rt.send = lambda ref, msg: rt.sent.append(msg)
     rt.alert = lambda kind, message, now, severity="warning", slot_id=None: rt.alerts.append(kind)

@@ -26,6 +26,7 @@ def _runtime(*, lost: float, active: bool, mode: str = "RUNNING", limit: str = "
     rt = SimpleNamespace(
         mode=mode, pause_kind="loss_lock" if active else "", pause_reason="", halt_reason="",
         settings=settings, loss_limit_override=None, rate_budget=None, sent=[], alerts=[],
+        price_ts=NOW, cannot_bootstrap=set(), slots={}, started=True,
         loss=loss_lock.LossLockState(active=active, utc_day=DAY, daily_realized_loss_utc=lost,
                                      locked_utc_day=DAY if active else ""),
     )
