@@ -8,15 +8,13 @@ the latter are not, or a slot places its exit again and the first copy stays liv
 
 from __future__ import annotations
 
-import pykka
 import pytest
 
-from actors.base import InFlight, send
-from actors.internal import BroadcastReconcile, ReconcileOpen, SetRoute, Wire
+from actors.internal import BroadcastReconcile, ReconcileOpen
 from actors.messages import ExecutionsSnapshotDone, Fill, OrderAccepted, OrderCanceled, OrderFilled, OrderOpen
-from actors.router import RouterActor
 from core import order_ids
-from tests.actors.helpers import Recorded, Recorder
+from tests.actors.helpers import Recorded
+from tests.actors.test_router import rig as router_rig  # noqa: F401  (the fixture, reused)
 
 
 def cl(slot: int, local: int, role: str = "entry") -> str:
@@ -25,27 +23,15 @@ def cl(slot: int, local: int, role: str = "entry") -> str:
 
 
 @pytest.fixture
-def rig():
-    inflight = InFlight()
-    router = RouterActor.start(inflight)
-    slots = {i: Recorder.start(inflight) for i in (1, 2)}
-    runtime = Recorder.start(inflight)
-    budget = Recorder.start(inflight)
-    router.ask(Wire(refs={"runtime": runtime, "rate_budget": budget}))
-    for i, ref in slots.items():
-        router.ask(SetRoute(kind="s", slot_id=i, ref=ref))
-
-    def push(*msgs):
-        for m in msgs:
-            send(router, m, inflight)
-        assert inflight.wait_idle(10)
+def rig(router_rig):  # noqa: F811  (pytest injects the imported fixture)
+    """test_router's rig (a real RouterActor, Recorder slots 1 and 2), seen as (push, reconciles)."""
+    _router, slots, _runtime, _budget, push = router_rig
 
     def reconciles(slot: int) -> list[ReconcileOpen]:
         return slots[slot].ask(Recorded(ReconcileOpen))
 
     push.slots = slots  # type: ignore[attr-defined]
-    yield push, reconciles
-    pykka.ActorRegistry.stop_all()
+    return push, reconciles
 
 
 def test_a_rest_base_is_merged_with_what_the_stream_reported_since(rig):
